@@ -1,0 +1,279 @@
+"""The REST client: one ``requests`` session, auth, retries, and the calls we make.
+
+Retries are urllib3's ``Retry`` mounted on the session: connection failures are retried
+for every method (nothing reached the server), server errors only for idempotent ones,
+so a slow ``POST`` never creates a run twice. Errors become our exceptions with the
+server's own message and never the token.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .config import ClientConfig
+from .exceptions import ApiError, AuthenticationError, ConfigError, ServerUnreachableError
+
+__all__ = ["PolyaxonClient"]
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CONNECT_TIMEOUT = 5.0
+
+
+def _user_agent() -> str:
+    from .. import __version__
+
+    return f"polyaxon-integrations/{__version__}"
+
+
+class PolyaxonClient:
+    """A connection to one Polyaxon server.
+
+    >>> client = PolyaxonClient(config=ClientConfig(host="http://127.0.0.1:31833"))  # doctest: +SKIP
+    >>> client.get_installation()["dist"]  # doctest: +SKIP
+    'ce'
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        token: str | None = None,
+        *,
+        retries: int = 3,
+    ) -> None:
+        if config is None:
+            from .context import connection_from_environment
+
+            config = connection_from_environment()
+        if token is not None:
+            config = config.replace(token=token)
+        if not config.host:
+            raise ConfigError(
+                "No Polyaxon host: pass ClientConfig(host=...), set POLYAXON_HOST, or log in with the Polyaxon CLI."
+            )
+        self.config = config
+        self._retries = retries
+        self._session: requests.Session | None = None
+
+    def __repr__(self) -> str:
+        return f"PolyaxonClient(host={self.config.host!r})"
+
+    # The session is built lazily so a client can be pickled (DDP spawn) and used after fork.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_session"] = None
+        return state
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = self._make_session()
+        return self._session
+
+    def _make_session(self) -> requests.Session:
+        config = self.config
+        session = requests.Session()
+        retry = Retry(
+            total=self._retries,
+            connect=self._retries,
+            read=self._retries,
+            status=self._retries,
+            backoff_factor=0.25,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=_IDEMPOTENT,
+            raise_on_status=False,
+            respect_retry_after_header=True,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(config.headers)
+        session.headers["User-Agent"] = _user_agent()
+        if config.token:
+            session.headers["Authorization"] = f"{config.authentication_type} {config.token}"
+        session.verify = config.ssl_ca_cert or bool(config.verify_ssl)
+        if config.cert_file:
+            session.cert = (config.cert_file, config.key_file) if config.key_file else config.cert_file
+        session.trust_env = False  # never route loopback/cluster traffic through a proxy from the env
+        return session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send one request; return the decoded JSON body (or None), raise ours on failure."""
+        read_timeout = timeout if timeout is not None else self.config.timeout
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=json_body,
+                params=params,
+                timeout=(min(_CONNECT_TIMEOUT, read_timeout), read_timeout),
+                **kwargs,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise ServerUnreachableError(
+                f"TLS error talking to {self.config.host}: {exc.__class__.__name__}. Set POLYAXON_SSL_CA_CERT "
+                "to the server's CA bundle (or, for a trusted test server only, POLYAXON_VERIFY_SSL=false).",
+                method=method,
+                url=url,
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise ServerUnreachableError(
+                f"Polyaxon server {self.config.host} did not answer {method} {_path(url)}: {_reason(exc)}",
+                method=method,
+                url=url,
+            ) from None
+        return self._decode(response, method, url)
+
+    def _decode(self, response: requests.Response, method: str, url: str) -> Any:
+        status = response.status_code
+        body = _body(response)
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"Polyaxon server {self.config.host} rejected the credentials (HTTP {status}) for "
+                f"{method} {_path(url)}. Set POLYAXON_AUTH_TOKEN to a valid token or log in with "
+                "`polyaxon login`.",
+                status_code=status,
+                method=method,
+                url=url,
+            )
+        if status >= 400:
+            raise ApiError(
+                f"Polyaxon server answered HTTP {status} to {method} {_path(url)}: {_detail(body)}",
+                status_code=status,
+                method=method,
+                url=url,
+            )
+        return body
+
+    def api(self, path: str) -> str:
+        return f"{self.config.base_url}/{path.lstrip('/')}"
+
+    # --- REST calls ----------------------------------------------------------------------
+
+    def health(self, timeout: float = 5.0) -> bool:
+        try:
+            self.request("GET", f"{self.config.host}/healthz", timeout=timeout)
+        except ApiError:
+            return False
+        return True
+
+    def get_installation(self) -> dict[str, Any]:
+        return self.request("GET", self.api("installation"))  # type: ignore[no-any-return]
+
+    def get_project(self, owner: str, project: str) -> dict[str, Any]:
+        return self.request("GET", self.api(f"{owner}/{project}"))  # type: ignore[no-any-return]
+
+    def create_project(self, owner: str, project: str, description: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": project}
+        if description:
+            body["description"] = description
+        return self.request("POST", self.api(f"{owner}/projects/create"), json_body=body)  # type: ignore[no-any-return]
+
+    def list_projects(self, owner: str) -> list[dict[str, Any]]:
+        return list((self.request("GET", self.api(f"{owner}/projects/list")) or {}).get("results") or [])
+
+    def create_run(self, owner: str, project: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("POST", self.api(f"{owner}/{project}/runs"), json_body=dict(body))  # type: ignore[no-any-return]
+
+    def get_run(self, owner: str, project: str, uuid: str) -> dict[str, Any]:
+        return self.request("GET", self.api(f"{owner}/{project}/runs/{uuid}"))  # type: ignore[no-any-return]
+
+    def list_runs(self, owner: str, project: str, query: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if query:
+            params["query"] = query
+        return list(
+            (self.request("GET", self.api(f"{owner}/{project}/runs"), params=params) or {}).get("results") or []
+        )
+
+    def patch_run(self, owner: str, project: str, uuid: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("PATCH", self.api(f"{owner}/{project}/runs/{uuid}"), json_body=dict(body))  # type: ignore[no-any-return]
+
+    def create_status(self, owner: str, project: str, uuid: str, condition: Mapping[str, Any]) -> Any:
+        return self.request(
+            "POST", self.api(f"{owner}/{project}/runs/{uuid}/statuses"), json_body={"condition": dict(condition)}
+        )
+
+    def get_statuses(self, owner: str, project: str, uuid: str) -> dict[str, Any]:
+        return self.request("GET", self.api(f"{owner}/{project}/runs/{uuid}/statuses"))  # type: ignore[no-any-return]
+
+    def create_lineage(self, owner: str, project: str, uuid: str, artifacts: Iterable[Mapping[str, Any]]) -> Any:
+        return self.request(
+            "POST",
+            self.api(f"{owner}/{project}/runs/{uuid}/lineage/artifacts"),
+            json_body={"artifacts": [dict(a) for a in artifacts]},
+        )
+
+    def get_lineage(self, owner: str, project: str, uuid: str) -> list[dict[str, Any]]:
+        body = self.request("GET", self.api(f"{owner}/{project}/runs/{uuid}/lineage/artifacts"))
+        return list((body or {}).get("results") or [])
+
+    def sync_run(self, owner: str, project: str, run: Mapping[str, Any]) -> Any:
+        return self.request("POST", self.api(f"{owner}/{project}/runs/sync"), json_body=dict(run))
+
+    def get_metrics(self, owner: str, project: str, uuid: str, names: Iterable[str]) -> dict[str, dict[str, list[Any]]]:
+        """Read metric series back from the streams API: ``{name: {"step": [...], "metric": [...], ...}}``."""
+        url = f"{self.config.streams_url}/{owner}/{project}/runs/{uuid}/events/metric"
+        body = self.request("GET", url, params={"names": ",".join(names), "orient": "list"})
+        return {item["name"]: item.get("data") or {} for item in (body or {}).get("data") or []}
+
+
+def _path(url: str) -> str:
+    """The URL without scheme and host, for messages."""
+    return "/" + url.split("://", 1)[-1].partition("/")[2]
+
+
+def _reason(exc: Exception) -> str:
+    name = exc.__class__.__name__
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
+        return f"timed out ({name})"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"connection failed ({name}); is the server running and POLYAXON_HOST right?"
+    return name
+
+
+def _body(response: requests.Response) -> Any:
+    content = response.content
+    if not content:
+        return None
+    if content[:2] == b"\x1f\x8b":  # CE gzips some bodies without saying so
+        try:
+            content = gzip.decompress(content)
+        except OSError:
+            pass
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict):
+        if "detail" in body:
+            return str(body["detail"])
+        return json.dumps(body)[:500]
+    if isinstance(body, str):
+        return body.strip()[:300] or "no detail"
+    return "no detail"

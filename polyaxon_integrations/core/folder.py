@@ -1,0 +1,75 @@
+"""The run folder: every run is first a folder in the layout ``polyaxon ops push`` reads.
+
+``<offline root>/runs/<uuid>/run.plx.json`` holds the run as the server would have it;
+``lineages.plx.json``, ``events/``, ``assets/`` and ``outputs/`` sit beside it. The
+folder is rewritten atomically whenever the run changes, so a ``kill -9`` or an
+interpreter shutdown never leaves it half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import env
+
+__all__ = ["RUN_FILE", "LINEAGE_FILE", "SYNC_FILE", "RunFolder", "offline_root"]
+
+RUN_FILE = "run.plx.json"
+LINEAGE_FILE = "lineages.plx.json"
+SYNC_FILE = ".sync.plx.json"
+
+
+def offline_root() -> Path:
+    return Path(env.read_str(env.OFFLINE_ROOT) or "/tmp/plx/offline")
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=1, default=str)
+    os.replace(tmp, path)
+
+
+class RunFolder:
+    """One run's local folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_run(cls, uuid: str, root: Path | None = None) -> RunFolder:
+        return cls((root or offline_root()) / "runs" / uuid)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def create(self) -> RunFolder:
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "outputs").mkdir(exist_ok=True)
+        return self
+
+    @property
+    def outputs(self) -> Path:
+        return self.path / "outputs"
+
+    def write_run(self, data: dict[str, Any]) -> None:
+        _write_json_atomic(self.path / RUN_FILE, data)
+
+    def read_run(self) -> dict[str, Any]:
+        return json.loads((self.path / RUN_FILE).read_text())  # type: ignore[no-any-return]
+
+    def has_run(self) -> bool:
+        return (self.path / RUN_FILE).exists()
+
+    def write_sync_state(self, state: dict[str, Any]) -> None:
+        """What the server still lacks; ``sync`` reads it (absent or ``pending: false`` = in sync)."""
+        _write_json_atomic(self.path / SYNC_FILE, state)
+
+    def read_sync_state(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / SYNC_FILE).read_text())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return {}

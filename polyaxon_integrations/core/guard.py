@@ -1,0 +1,73 @@
+"""Guarded execution: tracking problems become one warning per cause, never a crash.
+
+Code that runs inside a training loop (hooks, flushes, uploads) goes through here.
+``POLYAXON_INTEGRATIONS_RERAISE=true`` (set by the test suite) re-raises instead, so
+tests see the errors that users would only see as warnings.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from . import env
+
+__all__ = ["PolyaxonWarning", "guarded", "logger", "reraise", "reset_warnings", "warn_once"]
+
+logger = logging.getLogger("polyaxon_integrations")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_seen: set[str] = set()
+_lock = threading.Lock()
+
+
+class PolyaxonWarning(UserWarning):
+    """Tracking did not go as planned; training goes on."""
+
+
+def reraise() -> bool:
+    return env.read_bool(env.RERAISE, False)
+
+
+def warn_once(key: str, message: str) -> bool:
+    """Warn the first time ``key`` is seen in this process; return whether it warned."""
+    with _lock:
+        if key in _seen:
+            return False
+        _seen.add(key)
+    warnings.warn(message, PolyaxonWarning, stacklevel=3)
+    logger.warning(message)
+    return True
+
+
+def reset_warnings() -> None:
+    with _lock:
+        _seen.clear()
+
+
+def guarded(cause: str, default: R | None = None) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
+    """Decorate a hook so an exception becomes one warning per ``cause`` (or re-raises in tests)."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R | None]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | None:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if reraise():
+                    raise
+                warn_once(
+                    f"{cause}:{type(exc).__name__}",
+                    f"polyaxon-integrations: {cause} failed: {exc!r}; training continues.",
+                )
+                return default
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,186 @@
+"""The mirror: a background thread that makes the server agree with the run folder.
+
+It does not replay a queue of calls; it sends what the server lacks (changed inputs,
+outputs, tags, name, description, and statuses not yet posted), so repeated changes
+coalesce into one request and a later retry or ``sync`` sends the latest values. A
+failure never reaches the training thread: it backs off, warns once per cause, and
+marks the folder pending so ``polyaxon-integrations sync`` can finish the job.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ApiError, AuthenticationError, ServerUnreachableError
+from .guard import warn_once
+
+if TYPE_CHECKING:
+    from .run_client import RunClient
+    from .state import RunState
+
+__all__ = ["Mirror"]
+
+_MAX_BACKOFF = 30.0
+# 4xx answers worth retrying (the sandbox has been seen to answer a valid PATCH with 405 once).
+_TRANSIENT = frozenset({401, 403, 405, 408, 409, 423, 429})
+
+
+class Mirror:
+    """Keeps one run on the server in step with its local state."""
+
+    def __init__(
+        self,
+        state: RunState,
+        client: RunClient,
+        *,
+        on_pending: Callable[[bool], None],
+        sync_hint: str,
+        created_on_server: bool = True,
+    ) -> None:
+        self._state = state
+        self._client = client
+        self._on_pending = on_pending
+        self._sync_hint = sync_hint
+        self._created = created_on_server
+        self._cv = threading.Condition()
+        self._dirty_inputs: set[str] = set()
+        self._dirty_outputs: set[str] = set()
+        self._dirty_fields: set[str] = set()  # "tags", "name", "description"
+        self._statuses_sent = 1 if created_on_server else 0  # the server records "created" itself
+        self._closing = False
+        self._blocked = False  # credentials rejected: nothing more can be sent this session
+        self._pending = True  # the folder says pending until the server has everything
+        self._busy = False
+        self._thread = threading.Thread(target=self._loop, name="polyaxon-mirror", daemon=True)
+        self._thread.start()
+
+    # --- called from the training thread: cheap, never blocks on the network ------------
+
+    def mark(self, *, inputs: Iterable[str] = (), outputs: Iterable[str] = (), fields: Iterable[str] = ()) -> None:
+        with self._cv:
+            self._dirty_inputs.update(inputs)
+            self._dirty_outputs.update(outputs)
+            self._dirty_fields.update(fields)
+            self._cv.notify()
+
+    def close(self, timeout: float) -> bool:
+        """Stop after sending what is left, waiting at most ``timeout`` s; True if all was sent."""
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        self._thread.join(timeout)
+        done = not self._thread.is_alive() and not self._has_work() and not self._blocked
+        if not done:
+            self._set_pending(True)
+        return done
+
+    @property
+    def in_sync(self) -> bool:
+        return not self._has_work() and not self._pending
+
+    # --- worker ------------------------------------------------------------------------
+
+    def _has_work(self) -> bool:
+        return bool(
+            not self._created
+            or self._dirty_inputs
+            or self._dirty_outputs
+            or self._dirty_fields
+            or self._statuses_sent < len(self._state.conditions)
+        )
+
+    def _loop(self) -> None:
+        backoff = 0.0
+        while True:
+            with self._cv:
+                while not self._has_work() and not self._closing:
+                    self._cv.wait()
+                if not self._has_work() or self._blocked:
+                    return
+            try:
+                self._busy = True
+                self._send()
+            except AuthenticationError as exc:
+                self._blocked = True
+                self._set_pending(True)
+                warn_once("mirror-auth", f"{exc} Logging continues locally; {self._sync_hint}")
+                return
+            except (ServerUnreachableError, ApiError) as exc:
+                self._set_pending(True)
+                warn_once(
+                    f"mirror-{type(exc).__name__}-{getattr(exc, 'status_code', None)}",
+                    f"{exc} Logging continues locally and will be retried; {self._sync_hint}",
+                )
+                backoff = min(max(0.5, backoff * 2), _MAX_BACKOFF)
+                with self._cv:
+                    if self._closing:
+                        backoff = min(backoff, 1.0)
+                    self._cv.wait(backoff)
+                continue
+            finally:
+                self._busy = False
+            backoff = 0.0
+            if not self._has_work():
+                self._set_pending(False)
+
+    def _send(self) -> None:
+        state = self._state
+        if not self._created:
+            self._client.client.sync_run(state.owner, state.project, state.to_json())
+            self._created = True
+            self._statuses_sent = len(state.conditions)
+            with self._cv:
+                self._dirty_inputs.clear()
+                self._dirty_outputs.clear()
+                self._dirty_fields.clear()
+            return
+        with self._cv:
+            inputs, self._dirty_inputs = self._dirty_inputs, set()
+            outputs, self._dirty_outputs = self._dirty_outputs, set()
+            fields, self._dirty_fields = self._dirty_fields, set()
+        try:
+            patch = state.patch_body(inputs, outputs, fields)
+            if patch:
+                self._send_patch(patch)
+        except Exception:
+            with self._cv:  # not sent: mark again so the next attempt (or sync) carries it
+                self._dirty_inputs |= inputs
+                self._dirty_outputs |= outputs
+                self._dirty_fields |= fields
+            raise
+        while self._statuses_sent < len(state.conditions):
+            condition = state.conditions[self._statuses_sent]
+            self._client.client.create_status(state.owner, state.project, state.uuid, condition)
+            self._statuses_sent += 1
+
+    def _send_patch(self, patch: dict[str, Any]) -> None:
+        state = self._state
+        try:
+            self._client.client.patch_run(state.owner, state.project, state.uuid, patch)
+        except ApiError as exc:
+            code = exc.status_code or 0
+            if 400 <= code < 500 and code not in _TRANSIENT:
+                # The server will never accept this body; keep it in the folder, tell the user once.
+                warn_once(f"mirror-rejected-{code}", f"{exc} The value stays in the run folder.")
+                return
+            raise
+
+    def _set_pending(self, pending: bool) -> None:
+        if pending != self._pending:
+            self._pending = pending
+            try:
+                self._on_pending(pending)
+            except Exception:  # the pending mark is a convenience; never kill the worker for it
+                pass
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is left to send (tests, ``flush``); True if reached."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._busy and not self._has_work():
+                return True
+            time.sleep(0.01)
+        return not self._busy and not self._has_work()

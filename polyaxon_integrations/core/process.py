@@ -1,0 +1,93 @@
+"""Ending runs with the right status when the process ends without calling ``end()``.
+
+An unhandled exception -> ``failed``; KeyboardInterrupt or SIGTERM -> ``stopped``;
+a normal exit -> ``succeeded``. The hooks are installed once per process, chain to
+whatever was installed before, and only touch runs still open.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import weakref
+from types import FrameType, TracebackType
+from typing import Any, Protocol
+
+__all__ = ["register", "unregister"]
+
+
+class _Endable(Protocol):
+    def _end_at_exit(self, status: str, message: str | None) -> None: ...
+
+
+_runs: weakref.WeakSet[Any] = weakref.WeakSet()
+_installed_pid: int | None = None
+_exit_status: tuple[str, str | None] | None = None
+_lock = threading.Lock()
+
+
+def register(run: _Endable) -> None:
+    global _installed_pid
+    with _lock:
+        _runs.add(run)
+        if _installed_pid != os.getpid():
+            _installed_pid = os.getpid()
+            _install()
+
+
+def unregister(run: _Endable) -> None:
+    with _lock:
+        _runs.discard(run)
+
+
+def _install() -> None:
+    previous_hook = sys.excepthook
+
+    def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        global _exit_status
+        if issubclass(exc_type, KeyboardInterrupt):
+            _exit_status = ("stopped", "KeyboardInterrupt")
+        else:
+            _exit_status = ("failed", f"{exc_type.__name__}: {exc}"[:1000])
+        previous_hook(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    atexit.register(_at_exit)
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, _make_sigterm_handler(previous))
+        except (ValueError, OSError):  # embedded interpreters may refuse; statuses then rely on atexit
+            pass
+
+
+def _end_all(status: str, message: str | None) -> None:
+    with _lock:
+        runs = list(_runs)
+    for run in runs:
+        try:
+            run._end_at_exit(status, message)
+        except Exception:  # at exit there is no one left to tell but stderr
+            print(f"polyaxon-integrations: could not end run {run!r}", file=sys.stderr)
+
+
+def _at_exit() -> None:
+    status, message = _exit_status or ("succeeded", None)
+    _end_all(status, message)
+
+
+def _make_sigterm_handler(previous: Any) -> Any:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        _end_all("stopped", "SIGTERM")
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:  # default action: terminate, as the process would have without us
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return handler

@@ -1,0 +1,370 @@
+"""``Run``: the tracking object. A local folder first; a mirror keeps the server in step.
+
+Starting a run talks to the server once, synchronously, so a wrong token or project is
+an error at ``init`` (not mid-training). After that, every change is made to the local
+state and folder on the calling thread and sent by the mirror thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid as _uuid
+from collections.abc import Iterable
+from typing import Any
+
+from . import env, process
+from .client import PolyaxonClient
+from .context import Context
+from .exceptions import ApiError, ConfigError, PolyaxonError, ServerUnreachableError
+from .folder import RunFolder
+from .guard import warn_once
+from .mirror import Mirror
+from .names import slugify
+from .run_client import DONE_STATUSES, RunClient
+from .state import RunState
+
+__all__ = ["Run"]
+
+_STATUSES = DONE_STATUSES | {"running"}
+
+
+class Run:
+    """One tracked run. Create it with ``tracking.init()``; end it with ``end()`` (or let the process end it).
+
+    >>> run = tracking.init(project="demo", is_offline=True)  # doctest: +SKIP
+    >>> run.log_inputs(lr=0.01); run.end()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        end_timeout: float | None = None,
+    ) -> None:
+        self.context = context
+        self.end_timeout = env.read_float(env.END_TIMEOUT, 10.0) if end_timeout is None else end_timeout
+        self._ended = False
+        self._end_lock = threading.Lock()
+        self._mirror: Mirror | None = None
+        tag_list = _tag_list(tags)
+        name = slugify(name) if name else None
+        if context.is_offline:
+            self._start_offline(name, description, tag_list)
+        elif context.is_managed:
+            self._start_managed()
+        elif context.run_uuid:
+            self._start_attached(name, description, tag_list)
+        else:
+            self._start_new(name, description, tag_list)
+        if not self.is_managed:
+            self.folder.write_run(self._state.to_json())
+        process.register(self)
+
+    # --- starting -------------------------------------------------------------------
+
+    @property
+    def _http(self) -> PolyaxonClient:
+        if self.context.client is not None:
+            return self.context.client
+        assert self.context.config is not None
+        client = PolyaxonClient(self.context.config)
+        object.__setattr__(self.context, "client", client)
+        return client
+
+    def _run_client(self, run_uuid: str | None) -> RunClient:
+        return RunClient(owner=self.context.owner, project=self.context.project, run_uuid=run_uuid, client=self._http)
+
+    def _new_state(self, run_uuid: str, name: str | None, description: str | None, tags: list[str]) -> RunState:
+        state = RunState(
+            uuid=run_uuid,
+            owner=self.context.owner,
+            project=self.context.project,
+            name=name,
+            description=description,
+            tags=tags,
+        )
+        state.set_status("created", "PolyaxonIntegrations", "Run is created")
+        return state
+
+    def _start_offline(self, name: str | None, description: str | None, tags: list[str]) -> None:
+        run_uuid = self.context.run_uuid or _uuid.uuid4().hex
+        self.folder = RunFolder.for_run(run_uuid).create()
+        if self.folder.has_run():  # resuming an offline run
+            self._state = RunState.from_server(self.folder.read_run(), self.context.owner, self.context.project)
+        else:
+            self._state = self._new_state(run_uuid, name, description, tags)
+        self._state.set_status("running", "PolyaxonIntegrations", "Run is running")
+        self.folder.write_sync_state({"pending": True, "created_on_server": False})
+
+    def _start_managed(self) -> None:
+        cluster = self.context.cluster
+        assert cluster is not None and self.context.run_uuid
+        self.folder = RunFolder(cluster.artifacts_path)
+        self.folder.path.mkdir(parents=True, exist_ok=True)
+        self._state = RunState(uuid=self.context.run_uuid, owner=self.context.owner, project=self.context.project)
+        if self.context.config is not None:
+            try:  # read what the platform knows; statuses stay the platform's
+                self._state = RunState.from_server(
+                    self._run_client(self.context.run_uuid).refresh_data(), self.context.owner, self.context.project
+                )
+            except ServerUnreachableError as exc:
+                warn_once("managed-unreachable", f"{exc} Artifacts are still written to {self.folder.path}.")
+            self._mirror = Mirror(
+                self._state,
+                self._run_client(self.context.run_uuid),
+                on_pending=lambda pending: None,
+                sync_hint="the platform collects artifacts from the context folder.",
+            )
+
+    def _start_attached(self, name: str | None, description: str | None, tags: list[str]) -> None:
+        assert self.context.run_uuid
+        client = self._run_client(self.context.run_uuid)
+        try:
+            data = client.refresh_data()
+        except ApiError as exc:
+            if exc.status_code == 404:
+                raise ConfigError(
+                    f"Run {self.context.run_uuid} was not found in {self.context.owner}/{self.context.project} "
+                    f"on {self._http.config.host}: check run_uuid and project, or drop run_uuid to start a new run."
+                ) from None
+            raise
+        self._state = RunState.from_server(data, self.context.owner, self.context.project)
+        self.folder = RunFolder.for_run(self._state.uuid).create()
+        self._start_mirror(created=True)
+        self._apply_start_fields(name, description, tags)
+        # A finished run that is resumed (e.g. from a checkpoint) runs again.
+        if self._state.set_status("running", "PolyaxonIntegrations", "Run is running"):
+            self._mirror_mark()
+
+    def _start_new(self, name: str | None, description: str | None, tags: list[str]) -> None:
+        client = self._run_client(None)
+        try:
+            data = client.create(name=name, description=description, tags=tags)
+        except ServerUnreachableError as exc:
+            # The run still happens: locally now, on the server when it answers again (or after sync).
+            run_uuid = _uuid.uuid4().hex
+            self._state = self._new_state(run_uuid, name, description, tags)
+            self.folder = RunFolder.for_run(run_uuid).create()
+            warn_once(
+                "init-unreachable",
+                f"{exc} Logging to {self.folder.path}; it is sent when the server answers, "
+                f"or run `{self.sync_command}`.",
+            )
+            self._state.set_status("running", "PolyaxonIntegrations", "Run is running")
+            self._start_mirror(created=False)
+            return
+        self._state = RunState.from_server(data, self.context.owner, self.context.project)
+        if not self._state.conditions:
+            self._state.set_status("created", "PolyaxonIntegrations", "Run is created")
+        self.folder = RunFolder.for_run(self._state.uuid).create()
+        self._start_mirror(created=True)
+        self._state.set_status("running", "PolyaxonIntegrations", "Run is running")
+        self._mirror_mark()
+
+    def _start_mirror(self, *, created: bool) -> None:
+        self.folder.write_sync_state({"pending": True, "created_on_server": created})
+        self._mirror = Mirror(
+            self._state,
+            self._run_client(self._state.uuid),
+            on_pending=self._on_pending,
+            sync_hint=f"to send it later run `{self.sync_command}`.",
+            created_on_server=created,
+        )
+
+    def _apply_start_fields(self, name: str | None, description: str | None, tags: list[str]) -> None:
+        fields = []
+        with self._state.lock:
+            if name and name != self._state.name:
+                self._state.name = name
+                fields.append("name")
+            if description and description != self._state.description:
+                self._state.description = description
+                fields.append("description")
+        if tags and self._state.add_tags(tags):
+            fields.append("tags")
+        self._mirror_mark(fields=fields)
+
+    def _on_pending(self, pending: bool) -> None:
+        self.folder.write_sync_state({"pending": pending, "created_on_server": True})
+
+    def _mirror_mark(self, **changes: Iterable[str]) -> None:
+        if self._mirror is not None:
+            self._mirror.mark(**changes)
+
+    def _persist(self) -> None:
+        if not self.is_managed:
+            self.folder.write_run(self._state.to_json())
+
+    # --- public surface -------------------------------------------------------------
+
+    @property
+    def run_uuid(self) -> str:
+        return self._state.uuid
+
+    @property
+    def owner(self) -> str:
+        return self.context.owner
+
+    @property
+    def project(self) -> str:
+        return self.context.project
+
+    @property
+    def name(self) -> str | None:
+        return self._state.name
+
+    @property
+    def status(self) -> str | None:
+        return self._state.status
+
+    @property
+    def is_managed(self) -> bool:
+        return self.context.is_managed
+
+    @property
+    def is_offline(self) -> bool:
+        return self.context.is_offline
+
+    @property
+    def run_data(self) -> dict[str, Any]:
+        """The run as ``run.plx.json`` has it."""
+        return self._state.to_json()
+
+    @property
+    def sync_command(self) -> str:
+        return f"polyaxon-integrations sync {self.folder.path}"
+
+    def get_artifacts_path(self) -> str:
+        return str(self.folder.path)
+
+    def get_outputs_path(self) -> str:
+        path = self.folder.outputs
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def __repr__(self) -> str:
+        return f"Run({self.owner}/{self.project}/{self.run_uuid}, status={self.status!r})"
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise PolyaxonError(f"{self!r} has ended; start another with tracking.init().")
+
+    def log_inputs(self, reset: bool = False, **inputs: Any) -> None:
+        """Record hyperparameters; repeated identical values are free."""
+        self._check_open()
+        if reset:
+            with self._state.lock:
+                self._state.inputs.clear()
+        changed = self._state.merge("inputs", inputs)
+        if changed:
+            self._persist()
+            self._mirror_mark(inputs=changed)
+
+    def log_outputs(self, reset: bool = False, **outputs: Any) -> None:
+        self._check_open()
+        if reset:
+            with self._state.lock:
+                self._state.outputs.clear()
+        changed = self._state.merge("outputs", outputs)
+        if changed:
+            self._persist()
+            self._mirror_mark(outputs=changed)
+
+    def log_tags(self, tags: str | Iterable[str], reset: bool = False) -> None:
+        self._check_open()
+        tag_list = _tag_list(tags)
+        with self._state.lock:
+            if reset:
+                self._state.tags = []
+            changed = self._state.add_tags(tag_list) or reset
+        if changed:
+            self._persist()
+            self._mirror_mark(fields=["tags"])
+
+    def set_name(self, name: str) -> None:
+        self._set_field("name", slugify(name))
+
+    def set_description(self, description: str) -> None:
+        self._set_field("description", description)
+
+    def _set_field(self, field: str, value: str) -> None:
+        self._check_open()
+        with self._state.lock:
+            if getattr(self._state, field) == value:
+                return
+            setattr(self._state, field, value)
+        self._persist()
+        self._mirror_mark(fields=[field])
+
+    def log_status(self, status: str, reason: str | None = None, message: str | None = None) -> None:
+        """Set the run's status (not for runs managed by the platform, whose statuses are its own)."""
+        self._check_open()
+        if status not in _STATUSES:
+            raise ConfigError(f"Unknown status {status!r}: use one of {sorted(_STATUSES)}.")
+        if self.is_managed:
+            return
+        if status in DONE_STATUSES:
+            self.end(status, message=message)
+            return
+        if self._state.set_status(status, reason, message):
+            self._persist()
+            self._mirror_mark()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the server has everything logged so far; True if it does."""
+        return self._mirror.wait_idle(timeout) if self._mirror is not None else True
+
+    def end(self, status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
+        """Finish the run; idempotent. Returns True when the server has everything.
+
+        Waits at most ``timeout`` (default ``POLYAXON_END_TIMEOUT``, 10 s) for the server;
+        what is not sent by then stays in the folder, marked for ``sync``.
+        """
+        if status not in DONE_STATUSES:
+            raise ConfigError(f"end() takes a final status ({sorted(DONE_STATUSES)}), not {status!r}.")
+        with self._end_lock:
+            if self._ended:
+                return self._mirror.in_sync if self._mirror is not None else True
+            self._ended = True
+        process.unregister(self)
+        if not self.is_managed:
+            self._state.set_status(status, "PolyaxonIntegrations", message)
+            self._persist()
+        if self._mirror is None:
+            return True
+        self._mirror.mark()
+        in_sync = self._mirror.close(self.end_timeout if timeout is None else timeout)
+        if not in_sync and not self.is_managed:
+            warn_once(
+                f"end-pending-{self.run_uuid}",
+                f"Run {self.run_uuid} is complete in {self.folder.path} but the server does not have all of it yet; "
+                f"send it with `{self.sync_command}`.",
+            )
+        return in_sync
+
+    def _end_at_exit(self, status: str, message: str | None) -> None:
+        self.end(status, message=message)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.end("succeeded")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("stopped", message="KeyboardInterrupt")
+        else:
+            self.end("failed", message=f"{exc_type.__name__}: {exc}"[:1000])
+
+
+def _tag_list(tags: str | Iterable[str] | None) -> list[str]:
+    if tags is None:
+        return []
+    items = [tags] if isinstance(tags, str) else list(tags)
+    for tag in items:
+        if not isinstance(tag, str) or not tag:
+            raise ConfigError(f"Invalid tag {tag!r}: tags are non-empty strings.")
+    return items

@@ -1,0 +1,149 @@
+"""The module-level tracking API, shaped like ``polyaxon.tracking``.
+
+>>> from polyaxon_integrations import tracking
+>>> run = tracking.init(project="acme/demo", name="baseline")  # doctest: +SKIP
+>>> tracking.log_inputs(lr=0.01, batch_size=32)  # doctest: +SKIP
+>>> tracking.end()  # doctest: +SKIP
+
+``init`` resolves the context (see :mod:`polyaxon_integrations.core.context`), then
+creates, resumes or attaches a run and makes it the current one. ``POLYAXON_NO_OP=true``
+turns every call here into a no-op, for dry runs and unit tests of user code.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from .core import env
+from .core.client import PolyaxonClient
+from .core.context import resolve
+from .core.exceptions import PolyaxonError
+from .core.run import Run
+from .core.run_client import RunClient
+
+__all__ = [
+    "Run",
+    "end",
+    "get_artifacts_path",
+    "get_outputs_path",
+    "get_run",
+    "init",
+    "log_inputs",
+    "log_outputs",
+    "log_status",
+    "log_tags",
+    "set_description",
+    "set_name",
+]
+
+TRACKING_RUN: Run | None = None
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init(
+    owner: str | None = None,
+    project: str | None = None,
+    run_uuid: str | None = None,
+    client: PolyaxonClient | RunClient | None = None,
+    is_new: bool | None = None,
+    is_offline: bool | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    tags: str | Iterable[str] | None = None,
+    end_timeout: float | None = None,
+) -> Run | None:
+    """Start (or resume, or attach to) a run and make it current.
+
+    Precedence: ``client`` > in-cluster context > ``POLYAXON_HOST``/``POLYAXON_AUTH_TOKEN`` >
+    the Polyaxon CLI's files; ``project``/``owner``/``run_uuid`` override the cached ones.
+    Raises :class:`~polyaxon_integrations.exceptions.NoContextError` listing what was checked
+    when nothing says where to log.
+    """
+    global TRACKING_RUN
+    if env.read_bool(env.NO_OP):
+        TRACKING_RUN = None
+        return None
+    context = resolve(
+        owner=owner, project=project, run_uuid=run_uuid, client=client, is_new=is_new, is_offline=is_offline
+    )
+    TRACKING_RUN = Run(
+        context,
+        name=name,
+        description=description,
+        tags=[tags] if isinstance(tags, str) else tags,
+        end_timeout=end_timeout,
+    )
+    return TRACKING_RUN
+
+
+def get_run() -> Run | None:
+    """The current run, or None before ``init`` (or with ``POLYAXON_NO_OP``)."""
+    return TRACKING_RUN
+
+
+def _current(fn: F) -> F:
+    """Delegate to the current run; a no-op under ``POLYAXON_NO_OP``; a clear error before ``init``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        run = TRACKING_RUN
+        if run is None:
+            if env.read_bool(env.NO_OP):
+                return None
+            raise PolyaxonError(f"tracking.{fn.__name__}() needs a run: call tracking.init() first.")
+        return getattr(run, fn.__name__)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_current
+def log_inputs(reset: bool = False, **inputs: Any) -> None:
+    """Record hyperparameters (merged into the run's inputs)."""
+
+
+@_current
+def log_outputs(reset: bool = False, **outputs: Any) -> None:
+    """Record results (merged into the run's outputs)."""
+
+
+@_current
+def log_tags(tags: str | Iterable[str], reset: bool = False) -> None:
+    """Add tags to the run."""
+
+
+@_current
+def set_name(name: str) -> None:
+    """Rename the run (made a valid slug)."""
+
+
+@_current
+def set_description(description: str) -> None:
+    """Set the run's description."""
+
+
+@_current
+def log_status(status: str, reason: str | None = None, message: str | None = None) -> None:
+    """Set the run's status; a final status ends the run."""
+
+
+@_current
+def get_artifacts_path() -> str:
+    """The run's local artifacts folder."""
+    return ""
+
+
+@_current
+def get_outputs_path() -> str:
+    """The run's local ``outputs/`` folder."""
+    return ""
+
+
+def end(status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
+    """End the current run (idempotent); True when the server has everything."""
+    run = TRACKING_RUN
+    if run is None:
+        return True
+    return run.end(status, message=message, timeout=timeout)

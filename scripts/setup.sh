@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Make the two virtual environments this project uses, from scratch if needed:
+#   .venv         the package (editable) with its test tools (and, later, the ML frameworks)
+#   .venv-server  the Polyaxon CE sandbox server (haupt) and the official client, for interop tests
+# Re-running is cheap: a stamp records what each environment was built from.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+pip_quiet() {  # pip's own output goes to a log; shown only when pip fails
+  local log; log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    grep -v "is ignored: it is neither a file nor a directory" "$log" | tail -40 >&2
+    rm -f "$log"; return 1
+  fi
+  rm -f "$log"
+}
+
+build() {  # build VENV STAMP_INPUT PIP_ARGS...
+  local venv=$1 inputs=$2; shift 2
+  local stamp; stamp=$(cat $inputs | sha1sum | cut -c1-16)
+  if [ -f "$venv/.stamp" ] && [ "$(cat "$venv/.stamp")" = "$stamp" ]; then
+    echo "setup: $venv is up to date"; return
+  fi
+  echo "setup: building $venv ..."
+  rm -rf "$venv"
+  "$PY" -m venv "$venv"
+  pip_quiet "$venv/bin/pip" install --disable-pip-version-check -q --upgrade pip
+  pip_quiet "$venv/bin/pip" install --disable-pip-version-check -q "$@"
+  echo "$stamp" > "$venv/.stamp"
+}
+
+build .venv-server "scripts/setup.sh" "haupt[sandbox]==2.18.0" "polyaxon==2.18.0"
+build .venv "scripts/setup.sh pyproject.toml" -e ".[dev]"

@@ -1,0 +1,89 @@
+"""Shared fixtures: a real Polyaxon sandbox for the session, and an isolated environment per test.
+
+Every test runs with ``HOME``, the offline/artifacts/archives roots and the working
+directory in its own temporary folder, with no ``POLYAXON_*`` variable inherited, so
+nothing leaks between tests or into the machine's shared ``/tmp/plx``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import sandbox as sandbox_mod  # noqa: E402
+
+from polyaxon_integrations.core import guard  # noqa: E402
+from polyaxon_integrations.core.client import PolyaxonClient  # noqa: E402
+from polyaxon_integrations.core.config import ClientConfig  # noqa: E402
+
+SERVER_PYTHON = sandbox_mod.SERVER_VENV / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox_mod.Sandbox]:
+    """A Polyaxon CE server on a free loopback port, for the whole session.
+
+    ``PLX_TEST_HOST`` reuses a server that is already running (quicker local iterations).
+    """
+    external = os.environ.get("PLX_TEST_HOST")
+    if external:
+        assert re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$", external), "loopback only"
+        port = int(external.rsplit(":", 1)[1])
+        assert port != 8000
+        yield sandbox_mod.Sandbox(
+            host=external, port=port, pid=-1, dir=Path(os.environ.get("PLX_TEST_DIR", "/nonexistent"))
+        )
+        return
+    server = sandbox_mod.start(tmp_path_factory.mktemp("sandbox"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("POLYAXON_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("POLYAXON_OFFLINE_ROOT", str(tmp_path / "offline"))
+    monkeypatch.setenv("POLYAXON_ARTIFACTS_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("POLYAXON_ARCHIVES_ROOT", str(tmp_path / "archives"))
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "true")
+    monkeypatch.chdir(work)
+    guard.reset_warnings()
+    return tmp_path
+
+
+@pytest.fixture
+def host(sandbox: sandbox_mod.Sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The sandbox's address, also exported as ``POLYAXON_HOST``."""
+    monkeypatch.setenv("POLYAXON_HOST", sandbox.host)
+    return sandbox.host
+
+
+@pytest.fixture
+def api(sandbox: sandbox_mod.Sandbox) -> PolyaxonClient:
+    """A client for reading back what the code under test wrote."""
+    return PolyaxonClient(ClientConfig(host=sandbox.host))
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest) -> str:
+    """A fresh project name per test (created on first use by the code under test)."""
+    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    return f"{base}-{uuid.uuid4().hex[:6]}"
