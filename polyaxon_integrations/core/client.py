@@ -11,14 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from .config import ClientConfig
 from .exceptions import ApiError, AuthenticationError, ConfigError, ServerUnreachableError
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["PolyaxonClient"]
 
@@ -77,6 +76,11 @@ class PolyaxonClient:
         return self._session
 
     def _make_session(self) -> requests.Session:
+        # requests is imported here, not at module level: it is most of our import time.
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
         config = self.config
         session = requests.Session()
         retry = Retry(
@@ -121,6 +125,8 @@ class PolyaxonClient:
         **kwargs: Any,
     ) -> Any:
         """Send one request; return the decoded JSON body (or None), raise ours on failure."""
+        import requests
+
         read_timeout = timeout if timeout is not None else self.config.timeout
         try:
             response = self.session.request(
@@ -246,6 +252,8 @@ def _path(url: str) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    import requests
+
     name = exc.__class__.__name__
     if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
         return f"timed out ({name})"

@@ -234,6 +234,14 @@ class Run:
         return self._state.to_json()
 
     @property
+    def url(self) -> str | None:
+        """The run's page in Polyaxon's web UI (None for offline runs)."""
+        config = self.context.config
+        if config is None or self.is_offline:
+            return None
+        return f"{config.host}/ui/{self.owner}/{self.project}/runs/{self.run_uuid}"
+
+    @property
     def sync_command(self) -> str:
         return f"polyaxon-integrations sync {self.folder.path}"
 
