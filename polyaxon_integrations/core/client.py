@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ClientConfig
@@ -239,10 +240,43 @@ class PolyaxonClient:
     def sync_run(self, owner: str, project: str, run: Mapping[str, Any]) -> Any:
         return self.request("POST", self.api(f"{owner}/{project}/runs/sync"), json_body=dict(run))
 
+    def _streams(self, owner: str, project: str, uuid: str, what: str) -> str:
+        return f"{self.config.streams_url}/{owner}/{project}/runs/{uuid}/{what}"
+
+    def upload_file(self, owner: str, project: str, uuid: str, local: Path, rel: str) -> int:
+        """Upload one file to ``rel`` (run-relative) in the run's artifacts; replaces only that file."""
+        directory, _, name = rel.rpartition("/")
+        with open(local, "rb") as fh:
+            data = fh.read()
+        self.request(
+            "POST",
+            self._streams(owner, project, uuid, "artifact"),
+            files={"upload_file": (name, data)},
+            data={"json": json.dumps({"untar": False, "path": directory, "overwrite": True})},
+            timeout=max(self.config.timeout, 60.0),
+        )
+        return len(data)
+
+    def upload_tar(self, owner: str, project: str, uuid: str, tar_path: Path, rel_dir: str) -> int:
+        """Upload a ``.tar.gz`` and unpack it at ``rel_dir``; the server first deletes what is there.
+
+        ``rel_dir="/"`` replaces the whole run folder (a full push); a subfolder replaces only itself.
+        """
+        with open(tar_path, "rb") as fh:
+            data = fh.read()
+        self.request(
+            "POST",
+            self._streams(owner, project, uuid, "artifacts"),
+            files={"upload_file": (tar_path.name, data)},
+            data={"json": json.dumps({"untar": True, "path": rel_dir, "overwrite": True})},
+            timeout=max(self.config.timeout, 300.0),
+        )
+        return len(data)
+
     def get_metrics(self, owner: str, project: str, uuid: str, names: Iterable[str]) -> dict[str, dict[str, list[Any]]]:
         """Read metric series back from the streams API: ``{name: {"step": [...], "metric": [...], ...}}``."""
-        url = f"{self.config.streams_url}/{owner}/{project}/runs/{uuid}/events/metric"
-        body = self.request("GET", url, params={"names": ",".join(names), "orient": "list"})
+        url = self._streams(owner, project, uuid, "events/metric")
+        body = self.request("GET", url, params={"names": ",".join(names), "orient": "dict", "force": "true"})
         return {item["name"]: item.get("data") or {} for item in (body or {}).get("data") or []}
 
 

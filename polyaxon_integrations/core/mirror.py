@@ -9,9 +9,14 @@ marks the folder pending so ``polyaxon-integrations sync`` can finish the job.
 
 from __future__ import annotations
 
+import math
+import os
+import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import ApiError, AuthenticationError, ServerUnreachableError
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Mirror"]
 
 _MAX_BACKOFF = 30.0
+_MIN_INTERVAL = 2.0  # seconds between two uploads of the same file during the run
 # 4xx answers worth retrying (the sandbox has been seen to answer a valid PATCH with 405 once).
 _TRANSIENT = frozenset({401, 403, 405, 408, 409, 423, 429})
 
@@ -39,7 +45,11 @@ class Mirror:
         on_pending: Callable[[bool], None],
         sync_hint: str,
         created_on_server: bool = True,
+        root: Path,
+        uploads: bool = True,
     ) -> None:
+        self._root = root
+        self._uploads_enabled = uploads
         self._state = state
         self._client = client
         self._on_pending = on_pending
@@ -54,6 +64,11 @@ class Mirror:
         self._blocked = False  # credentials rejected: nothing more can be sent this session
         self._pending = True  # the folder says pending until the server has everything
         self._busy = False
+        self._abandoned = False
+        self._dirty_files: set[str] = set()  # run-relative paths changed since their last upload
+        self._uploads: dict[str, tuple[int, float]] = {}  # path -> (bytes uploaded so far, when last)
+        self._lineage: list[dict[str, Any]] = []  # entries not yet posted
+        self.bytes_uploaded = 0
         self._thread = threading.Thread(target=self._loop, name="polyaxon-mirror", daemon=True)
         self._thread.start()
 
@@ -66,12 +81,26 @@ class Mirror:
             self._dirty_fields.update(fields)
             self._cv.notify()
 
+    def files_changed(self, paths: Iterable[str]) -> None:
+        """Called by the writer after a flush; uploads follow the budget in :meth:`_due_files`."""
+        if not self._uploads_enabled:
+            return
+        with self._cv:
+            self._dirty_files.update(paths)
+            self._cv.notify()
+
+    def add_lineage(self, entries: Iterable[dict[str, Any]]) -> None:
+        with self._cv:
+            self._lineage.extend(entries)
+            self._cv.notify()
+
     def close(self, timeout: float) -> bool:
         """Stop after sending what is left, waiting at most ``timeout`` s; True if all was sent."""
         with self._cv:
             self._closing = True
             self._cv.notify()
         self._thread.join(timeout)
+        self._abandoned = True  # past the deadline: what is left is for `sync`, stop retrying
         done = not self._thread.is_alive() and not self._has_work() and not self._blocked
         if not done:
             self._set_pending(True)
@@ -84,21 +113,50 @@ class Mirror:
     # --- worker ------------------------------------------------------------------------
 
     def _has_work(self) -> bool:
+        return bool(self._dirty_files) or self._has_small_work()
+
+    def _has_small_work(self) -> bool:
         return bool(
             not self._created
             or self._dirty_inputs
             or self._dirty_outputs
             or self._dirty_fields
+            or self._lineage
             or self._statuses_sent < len(self._state.conditions)
         )
+
+    def _due_files(self) -> list[str]:
+        """Changed files whose upload now keeps total bytes sent within a constant factor of their size.
+
+        Event files only grow and are re-sent whole, so uploading on every change would cost
+        O(n^2) bytes over a long run. A file is sent again only while (bytes already sent for it
+        + its size) <= 3 x its size + 64 KiB, and at most every ``_MIN_INTERVAL`` seconds; so
+        sends get rarer as the file grows (each about 1.5x the last) and the total stays within
+        about 4x the final size, the final upload at ``end()`` included.
+        """
+        if self._closing:
+            return sorted(self._dirty_files)
+        now = time.monotonic()
+        due = []
+        for rel in self._dirty_files:
+            sent, when = self._uploads.get(rel, (0, -math.inf))
+            if sent and now - when < _MIN_INTERVAL:
+                continue
+            try:
+                size = os.path.getsize(self._root / rel)
+            except OSError:
+                continue
+            if not sent or sent + size <= 3 * size + 65536:
+                due.append(rel)
+        return sorted(due)
 
     def _loop(self) -> None:
         backoff = 0.0
         while True:
             with self._cv:
-                while not self._has_work() and not self._closing:
-                    self._cv.wait()
-                if not self._has_work() or self._blocked:
+                while not self._closing and not self._has_small_work() and not self._due_files():
+                    self._cv.wait(_MIN_INTERVAL if self._dirty_files else None)
+                if not self._has_work() or self._blocked or self._abandoned:
                     return
             try:
                 self._busy = True
@@ -151,10 +209,50 @@ class Mirror:
                 self._dirty_outputs |= outputs
                 self._dirty_fields |= fields
             raise
+        api = self._client.client
+        with self._cv:
+            due = self._due_files()
+        for rel in due:
+            self._upload(rel)
+        with self._cv:
+            lineage = list(self._lineage)
+        if lineage:
+            api.create_lineage(state.owner, state.project, state.uuid, lineage)
+            with self._cv:
+                del self._lineage[: len(lineage)]
         while self._statuses_sent < len(state.conditions):
             condition = state.conditions[self._statuses_sent]
-            self._client.client.create_status(state.owner, state.project, state.uuid, condition)
+            api.create_status(state.owner, state.project, state.uuid, condition)
             self._statuses_sent += 1
+
+    def _upload(self, rel: str) -> None:
+        state = self._state
+        path = self._root / rel
+        with self._cv:
+            self._dirty_files.discard(rel)
+        try:
+            if path.is_dir():
+                size = self._upload_dir(path, rel)
+            else:
+                size = self._client.client.upload_file(state.owner, state.project, state.uuid, path, rel)
+        except FileNotFoundError:
+            return
+        except Exception:
+            with self._cv:
+                self._dirty_files.add(rel)
+            raise
+        sent, _ = self._uploads.get(rel, (0, 0.0))
+        self._uploads[rel] = (sent + size, time.monotonic())
+        self.bytes_uploaded += size
+
+    def _upload_dir(self, path: Path, rel: str) -> int:
+        state = self._state
+        with tempfile.TemporaryDirectory(prefix="plx-upload-") as tmp:
+            archive = Path(tmp) / f"{path.name}.tar.gz"
+            with tarfile.open(archive, "w:gz") as tar:
+                for child in sorted(path.iterdir()):
+                    tar.add(child, arcname=child.name)
+            return self._client.client.upload_tar(state.owner, state.project, state.uuid, archive, rel)
 
     def _send_patch(self, patch: dict[str, Any]) -> None:
         state = self._state

@@ -7,21 +7,30 @@ state and folder on the calling thread and sent by the mirror thread.
 
 from __future__ import annotations
 
+import json
+import operator
+import os
 import threading
+import time
 import uuid as _uuid
 from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from . import env, process
 from .client import PolyaxonClient
 from .context import Context
+from .events import EventNames, InvalidValueError, json_number, to_number
 from .exceptions import ApiError, ConfigError, PolyaxonError, ServerUnreachableError
 from .folder import RunFolder
 from .guard import warn_once
+from .lineage import Lineage, copy_into, file_hash, lineage_entry
 from .mirror import Mirror
 from .names import slugify
 from .run_client import DONE_STATUSES, RunClient
 from .state import RunState
+from .writer import EventWriter
 
 __all__ = ["Run"]
 
@@ -61,6 +70,13 @@ class Run:
             self._start_new(name, description, tag_list)
         if not self.is_managed:
             self.folder.write_run(self._state.to_json())
+        self._names = EventNames()
+        self._lineage = Lineage(self.folder.path)
+        self._has_metrics = False
+        self._user_outputs: set[str] = set()
+        self._writer = EventWriter(
+            self.folder.path, on_flush=self._mirror.files_changed if self._mirror is not None else None
+        )
         process.register(self)
 
     # --- starting -------------------------------------------------------------------
@@ -117,6 +133,8 @@ class Run:
                 self._run_client(self.context.run_uuid),
                 on_pending=lambda pending: None,
                 sync_hint="the platform collects artifacts from the context folder.",
+                root=self.folder.path,
+                uploads=False,  # the context folder is the artifacts store
             )
 
     def _start_attached(self, name: str | None, description: str | None, tags: list[str]) -> None:
@@ -172,6 +190,7 @@ class Run:
             on_pending=self._on_pending,
             sync_hint=f"to send it later run `{self.sync_command}`.",
             created_on_server=created,
+            root=self.folder.path,
         )
 
     def _apply_start_fields(self, name: str | None, description: str | None, tags: list[str]) -> None:
@@ -276,6 +295,7 @@ class Run:
         if reset:
             with self._state.lock:
                 self._state.outputs.clear()
+        self._user_outputs.update(outputs)
         changed = self._state.merge("outputs", outputs)
         if changed:
             self._persist()
@@ -321,9 +341,117 @@ class Run:
             self._persist()
             self._mirror_mark()
 
+    # --- events (the hot path: validate and enqueue; the writer thread does the rest) ---
+
+    def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
+        """Log scalar metrics at ``step``; microseconds on the calling thread, no I/O.
+
+        Values: Python or numpy numbers, bools, one-element tensors of any framework.
+        """
+        if self._ended:
+            self._check_open()
+        stem = self._names.stem
+        values = [(stem("metric", name), to_number(name, value)) for name, value in metrics.items()]
+        self._writer.put(("metrics", _step(step), _timestamp(timestamp), values))
+        if not self._has_metrics:
+            self._first_metrics()
+
+    def log_metric(self, name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
+        self.log_metrics(step, timestamp, **{name: value})
+
+    def _first_metrics(self) -> None:
+        self._has_metrics = True
+        with self._state.lock:
+            self._state.meta_info.update(has_metrics=True, has_events=True)
+        self._persist()
+        self._mirror_mark(fields=["meta_info"])
+
+    def log_text(self, name: str, text: str, step: int | None = None, timestamp: Any = None) -> None:
+        self._check_open()
+        stem = self._names.stem("text", name)
+        self._writer.put(("text", stem, _step(step), _timestamp(timestamp), str(text)))
+
+    def log_artifact(
+        self, path: str | os.PathLike[str], name: str | None = None, kind: str = "file", rel_path: str | None = None
+    ) -> str:
+        """Copy a file or folder into the run (``assets/<kind>/``), upload it, record it in lineage.
+
+        Returns the run-relative path. The copy happens on the writer thread, in order with events.
+        """
+        self._check_open()
+        source = _existing(path)
+        name = name or source.stem
+        self._names.stem(kind, name)  # validates the name
+        rel = rel_path or f"assets/{kind}/{source.name}"
+        self._writer.put(("call", lambda: self._store(source, rel, name, kind, {})))
+        return rel
+
+    def log_model(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        framework: str | None = None,
+        step: int | None = None,
+        timestamp: Any = None,
+        summary: dict[str, Any] | None = None,
+    ) -> str:
+        """Save a model with the run; returns the run-relative path of the copy.
+
+        With ``step``: a model event (``events/model/<name>.plx``) and ``assets/model/<name>_<step><ext>``;
+        without: ``outputs/<file name>``, recorded in lineage as ``name``.
+        """
+        self._check_open()
+        source = _existing(path)
+        name = name or source.stem
+        stem = self._names.stem("model", name)
+        step = _step(step)
+        info = {"framework": framework, **(summary or {})}
+        if step is None:
+            rel = f"outputs/{source.name}"
+            self._writer.put(("call", lambda: self._store(source, rel, name, "model", info)))
+            return rel
+        rel = f"assets/model/{stem}_{step}{source.suffix}"
+        self._writer.put(("call", lambda: self._store(source, rel, None, "model", info)))
+        self._writer.put(("model", stem, step, _timestamp(timestamp), json.dumps({**info, "path": rel})))
+        return rel
+
+    def _store(self, source: Path, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:
+        """On the writer thread: copy into the run folder, then lineage and upload."""
+        target = self.folder.path / rel
+        copy_into(source, target)
+        if name is not None:
+            self._lineage.add(lineage_entry(name, kind, rel, {**summary, "path": rel, "hash": file_hash(target)}))
+            if self._mirror is not None:
+                self._mirror.add_lineage([self._lineage_of(kind, name)])
+        if self._mirror is not None:
+            self._mirror.files_changed([rel])
+
+    def _lineage_of(self, kind: str, name: str) -> dict[str, Any]:
+        return next(e for e in self._lineage.entries() if e["kind"] == kind and e["name"] == name)
+
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until the server has everything logged so far; True if it does."""
-        return self._mirror.wait_idle(timeout) if self._mirror is not None else True
+        """Write everything logged so far to disk and wait until the server has it; True if it does."""
+        written = self._writer.flush(timeout)
+        if self._mirror is not None:
+            self._mirror.mark()
+            return self._mirror.wait_idle(timeout) and written
+        return written
+
+    def _summarize(self) -> None:
+        """At the end: each series' summary into lineage, each metric's last value into outputs."""
+        entries = []
+        last: dict[str, Any] = {}
+        for (kind, stem), series in self._writer.series.items():
+            entries.append(lineage_entry(stem, kind, f"events/{kind}/{stem}.plx", series.summary()))
+            if kind == "metric" and stem not in self._user_outputs:
+                last[stem] = json_number(series.last)
+        if entries:
+            self._lineage.add(*entries)
+            if self._mirror is not None:
+                self._mirror.add_lineage(entries)
+        if last:
+            changed = self._state.merge("outputs", last)
+            self._mirror_mark(outputs=changed)
 
     def end(self, status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
         """Finish the run; idempotent. Returns True when the server has everything.
@@ -338,13 +466,18 @@ class Run:
                 return self._mirror.in_sync if self._mirror is not None else True
             self._ended = True
         process.unregister(self)
+        budget = self.end_timeout if timeout is None else timeout
+        started = time.monotonic()
+        if not self._writer.close(budget):
+            warn_once("writer-close", f"Events of run {self.run_uuid} are still being written to {self.folder.path}.")
+        self._summarize()
         if not self.is_managed:
             self._state.set_status(status, "PolyaxonIntegrations", message)
-            self._persist()
+        self._persist()
         if self._mirror is None:
             return True
         self._mirror.mark()
-        in_sync = self._mirror.close(self.end_timeout if timeout is None else timeout)
+        in_sync = self._mirror.close(max(0.0, budget - (time.monotonic() - started)))
         if not in_sync and not self.is_managed:
             warn_once(
                 f"end-pending-{self.run_uuid}",
@@ -366,6 +499,32 @@ class Run:
             self.end("stopped", message="KeyboardInterrupt")
         else:
             self.end("failed", message=f"{exc_type.__name__}: {exc}"[:1000])
+
+
+def _step(step: Any) -> int | None:
+    if step is None or type(step) is int:
+        return step
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise InvalidValueError(f"step must be an integer, got {step!r}.") from None
+
+
+def _timestamp(timestamp: Any) -> float:
+    if timestamp is None:
+        return time.time()
+    if isinstance(timestamp, datetime):
+        return timestamp.timestamp()
+    if isinstance(timestamp, int | float):
+        return float(timestamp)
+    raise InvalidValueError(f"timestamp must be a datetime or seconds since the epoch, got {timestamp!r}.")
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    source = Path(path)
+    if not source.exists():
+        raise ConfigError(f"Cannot log {str(source)!r}: no such file or folder.")
+    return source
 
 
 def _tag_list(tags: str | Iterable[str] | None) -> list[str]:

@@ -1,0 +1,214 @@
+"""Event values, names and the ``.plx`` file format the server reads.
+
+Validation runs on the caller's thread (so a bad value is an error where it was
+logged) and is made cheap for the common case: a known name and a ``float``/``int``.
+Formatting runs on the writer thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .exceptions import ConfigError, InvalidNameError
+
+__all__ = ["EventNames", "InvalidValueError", "Series", "format_timestamp", "to_number"]
+
+JSONL_KINDS = frozenset({"text", "html", "chart", "span"})
+_RESERVOIR = 512
+
+
+class InvalidValueError(ConfigError):
+    """A logged value is not what its kind takes (e.g. a metric that is not a single number)."""
+
+
+def to_number(name: str, value: Any) -> float | int:
+    """A metric value as a Python number; numpy scalars and one-element tensors of any framework too.
+
+    Tensors are recognised by their ``item()`` method, so no framework is imported. NaN and
+    infinities are kept (the server shows them as gaps); bools become 0/1.
+    """
+    kind = type(value)
+    if kind is float or kind is int:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return int(value)
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, str | bytes):
+        try:
+            value = item()
+        except (ValueError, RuntimeError, TypeError):
+            shape = getattr(value, "shape", None)
+            raise InvalidValueError(
+                f"Metric {name!r} must be a single number, got a {kind.__name__} of shape {tuple(shape or ())}."
+            ) from None
+        if type(value) is bool:
+            return int(value)
+        if isinstance(value, int | float):
+            return value
+    elif isinstance(value, int | float):  # Fraction-free subclasses such as IntEnum, numpy-free floats
+        return float(value) if isinstance(value, float) else int(value)
+    elif hasattr(value, "__float__") and not isinstance(value, str | bytes | complex):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise InvalidValueError(f"Metric {name!r} must be a number, got {kind.__name__}: {shown}.")
+
+
+_BAD_CHARS = re.compile(r"[,|\\\x00-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+
+
+class EventNames:
+    """Maps event names to file names (``"train/loss"`` -> ``train__loss``) and refuses collisions.
+
+    Two names that would share a file are an error, never silently merged into one series.
+    """
+
+    def __init__(self) -> None:
+        self._stems: dict[tuple[str, str], str] = {}  # (kind, name) -> stem
+        self._owners: dict[tuple[str, str], str] = {}  # (kind, stem) -> name
+        self._lock = threading.Lock()
+
+    def stem(self, kind: str, name: str) -> str:
+        known = self._stems.get((kind, name))
+        if known is not None:
+            return known
+        return self._register(kind, name)
+
+    def _register(self, kind: str, name: str) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidNameError(f"Invalid {kind} name {name!r}: use a non-empty string such as 'train/loss'.")
+        if _BAD_CHARS.search(name):
+            raise InvalidNameError(
+                f"Invalid {kind} name {name!r}: ',', '|', '\\' and control characters are not allowed."
+            )
+        stem = _SPACES.sub("-", name.strip()).replace("/", "__")
+        if stem.startswith(".") or len(stem) > 200:
+            raise InvalidNameError(f"Invalid {kind} name {name!r}: it may not start with '.' or exceed 200 characters.")
+        with self._lock:
+            owner = self._owners.get((kind, stem))
+            if owner is not None and owner != name:
+                raise InvalidNameError(
+                    f"{kind.capitalize()} names {owner!r} and {name!r} would both be stored as {stem!r}; rename one."
+                )
+            self._owners[(kind, stem)] = name
+            self._stems[(kind, name)] = stem
+        return stem
+
+    def names(self, kind: str) -> dict[str, str]:
+        """stem -> name for every name of ``kind`` seen so far."""
+        with self._lock:
+            return {stem: name for (k, stem), name in self._owners.items() if k == kind}
+
+
+def format_timestamp(ts: float) -> str:
+    """``str(datetime)`` in UTC with offset, as the server parses it."""
+    return str(datetime.fromtimestamp(ts, timezone.utc))
+
+
+def format_value(value: float | int) -> str:
+    return repr(value) if type(value) is float else str(value)
+
+
+@dataclass
+class Series:
+    """Running summary of one metric series, for the lineage entry and the outputs summary.
+
+    Quantiles come from a fixed-size reservoir, so memory stays flat however long the run.
+    """
+
+    count: int = 0
+    finite: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    last: float | int | None = None
+    step_min: int | None = None
+    step_max: int | None = None
+    step_count: int = 0
+    ts_min: float | None = None
+    ts_max: float | None = None
+    reservoir: list[float] = field(default_factory=list)
+    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+
+    def add(self, step: int | None, ts: float, value: float | int | None) -> None:
+        """Count one event; ``value`` is None for non-numeric kinds (text, models)."""
+        self.count += 1
+        if step is not None:
+            self.step_count += 1
+            self.step_min = step if self.step_min is None else min(self.step_min, step)
+            self.step_max = step if self.step_max is None else max(self.step_max, step)
+        self.ts_min = ts if self.ts_min is None else min(self.ts_min, ts)
+        self.ts_max = ts if self.ts_max is None else max(self.ts_max, ts)
+        if value is None:
+            return
+        self.last = value
+        if not math.isfinite(value):
+            return
+        self.finite += 1
+        self.total += value
+        self.total_sq += value * value
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
+        if len(self.reservoir) < _RESERVOIR:
+            self.reservoir.append(value)
+        else:
+            slot = self._rng.randrange(self.finite)
+            if slot < _RESERVOIR:
+                self.reservoir[slot] = value
+
+    def summary(self) -> dict[str, Any]:
+        """The lineage summary of an event series (the server's and the official client's shape)."""
+        summary: dict[str, Any] = {
+            "is_event": True,
+            "step": {"count": self.step_count, "min": self.step_min, "max": self.step_max},
+            "timestamp": {
+                "min": format_timestamp(self.ts_min) if self.ts_min is not None else None,
+                "max": format_timestamp(self.ts_max) if self.ts_max is not None else None,
+            },
+        }
+        if self.last is None:
+            return summary
+        stats: dict[str, Any] = {"count": float(self.count), "last": json_number(self.last)}
+        if self.finite:
+            mean = self.total / self.finite
+            var = max(self.total_sq / self.finite - mean * mean, 0.0) * self.finite / max(self.finite - 1, 1)
+            ordered = sorted(self.reservoir)
+            stats.update(
+                mean=mean,
+                std=math.sqrt(var) if self.finite > 1 else None,
+                min=self.minimum,
+                max=self.maximum,
+                **{f"{q}%": _quantile(ordered, q / 100) for q in (25, 50, 75)},
+            )
+        summary["metric"] = stats
+        return summary
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def json_number(value: float | int | None) -> float | int | str | None:
+    """JSON has no NaN/inf: such a value is reported as the string ``"nan"``/``"inf"``/``"-inf"``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def jsonl_row(kind: str, step: int | None, ts: float, value: Any) -> str:
+    return "\n" + json.dumps({"timestamp": format_timestamp(ts), "step": step, kind: value})

@@ -1,0 +1,76 @@
+"""Lineage: what the run produced (event series, files, models), as ``lineages.plx.json`` and the API hold it.
+
+Paths in lineage are run-relative (the official client writes absolute local paths,
+which mean nothing once the run is pushed elsewhere).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from .folder import LINEAGE_FILE
+
+__all__ = ["Lineage", "copy_into", "file_hash", "lineage_entry"]
+
+
+def lineage_entry(name: str, kind: str, path: str, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "kind": kind, "path": path, "summary": summary or {}, "is_input": False}
+
+
+def file_hash(path: Path, limit: int = 1 << 30) -> str | None:
+    """A short content hash (first 12 hex of sha256); None for folders or files over ``limit`` bytes."""
+    if not path.is_file() or path.stat().st_size > limit:
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def copy_into(source: Path, target: Path) -> None:
+    """Copy a file or folder to ``target`` (replacing it), via a temporary name so readers never see half a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.resolve() == target.resolve():
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    if source.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp)
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+class Lineage:
+    """The run's lineage entries by name, mirrored to ``lineages.plx.json``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        try:
+            for entry in json.loads((root / LINEAGE_FILE).read_text()):
+                self._entries[(entry["kind"], entry["name"])] = entry
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+    def add(self, *entries: dict[str, Any]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._entries[(entry["kind"], entry["name"])] = entry
+            data = list(self._entries.values())
+        tmp = self.root / f".{LINEAGE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.root / LINEAGE_FILE)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries.values())

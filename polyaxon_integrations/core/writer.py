@@ -1,0 +1,179 @@
+"""The writer thread: turns queued events into appended ``.plx`` rows, at least once a second.
+
+The training thread only puts a tuple on a ``SimpleQueue`` (no lock held across I/O, no
+formatting); this thread formats rows, appends them to ``events/<kind>/<name>.plx`` and
+keeps each series' summary. After every flush it tells the mirror which files changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from queue import Empty, SimpleQueue
+from typing import Any
+
+from .events import JSONL_KINDS, Series, format_timestamp, format_value, jsonl_row
+from .guard import reraise, warn_once
+
+__all__ = ["EventWriter"]
+
+_STOP = object()
+
+
+class EventWriter:
+    """Appends events under ``root``; ``close()`` flushes everything and stops the thread."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        flush_interval: float = 1.0,
+        on_flush: Callable[[set[str]], None] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.flush_interval = flush_interval
+        self._on_flush = on_flush
+        self._queue: SimpleQueue[Any] = SimpleQueue()
+        self._pending: dict[str, list[str]] = {}  # relative path -> rows not yet written
+        self.series: dict[tuple[str, str], Series] = {}  # (kind, stem) -> summary
+        self._ts_cache: tuple[float, str] = (-1.0, "")
+        self._flushed = threading.Condition()
+        self._generation = 0
+        self.rows_written = 0
+        self._thread = threading.Thread(target=self._loop, name="polyaxon-writer", daemon=True)
+        self._thread.start()
+
+    # --- caller side -------------------------------------------------------------------
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        """Queue ``("metrics", step, ts, [(stem, value), ...])`` or ``(kind, stem, step, ts, value)``."""
+        self._queue.put(item)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until everything queued so far is on disk."""
+        if not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # --- writer thread -----------------------------------------------------------------
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + self.flush_interval
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                item = None
+            if item is _STOP:
+                self._drain_nowait()
+                self._write()
+                return
+            if isinstance(item, threading.Event):
+                self._write()
+                item.set()
+            elif item is not None:
+                self._handle(item)
+            if time.monotonic() >= deadline:
+                self._write()
+                deadline = time.monotonic() + self.flush_interval
+
+    def _drain_nowait(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except Empty:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+            elif item is not _STOP:
+                self._handle(item)
+
+    def _timestamp(self, ts: float) -> str:
+        cached_ts, text = self._ts_cache
+        if ts != cached_ts:
+            text = format_timestamp(ts)
+            self._ts_cache = (ts, text)
+        return text
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        try:
+            if item[0] == "call":  # a file to copy in, in order with the events
+                item[1]()
+            elif item[0] == "metrics":
+                _, step, ts, values = item
+                stamp = self._timestamp(ts)
+                prefix = f"\n{'' if step is None else step}|{stamp}|"
+                for stem, value in values:
+                    self._row("metric", stem, prefix + format_value(value))
+                    self._series("metric", stem).add(step, ts, value)
+            else:
+                kind, stem, step, ts, value = item
+                if kind in JSONL_KINDS:
+                    self._row(kind, stem, jsonl_row(kind, step, ts, value))
+                else:
+                    self._row(kind, stem, f"\n{'' if step is None else step}|{self._timestamp(ts)}|{value}")
+                self._series(kind, stem).add(step, ts, None)
+        except Exception as exc:  # a bad event must not stop the writer
+            if reraise():
+                raise
+            warn_once(f"writer-{type(exc).__name__}", f"polyaxon-integrations: could not record an event: {exc!r}")
+
+    def _series(self, kind: str, stem: str) -> Series:
+        key = (kind, stem)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = Series()
+        return series
+
+    def _row(self, kind: str, stem: str, row: str) -> None:
+        rel = f"events/{kind}/{stem}.plx"
+        rows = self._pending.get(rel)
+        if rows is None:
+            rows = self._pending[rel] = []
+        rows.append(row)
+
+    def _write(self) -> None:
+        if not self._pending:
+            return
+        changed: set[str] = set()
+        for rel, rows in self._pending.items():
+            if not rows:
+                continue
+            path = self.root / rel
+            try:
+                self._append(path, rel, rows)
+            except OSError as exc:
+                warn_once(f"writer-io-{rel}", f"polyaxon-integrations: cannot write {path}: {exc}; retrying.")
+                continue
+            self.rows_written += len(rows)
+            rows.clear()
+            changed.add(rel)
+        if changed and self._on_flush is not None:
+            try:
+                self._on_flush(changed)
+            except Exception as exc:
+                if reraise():
+                    raise
+                warn_once("writer-on-flush", f"polyaxon-integrations: mirror notification failed: {exc!r}")
+
+    def _append(self, path: Path, rel: str, rows: list[str]) -> None:
+        kind = rel.split("/", 2)[1]
+        header = ""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            header = "" if kind in JSONL_KINDS else f"step|timestamp|{kind}"
+        with open(path, "a") as fh:
+            fh.write(header + "".join(rows))
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o644)
