@@ -26,6 +26,12 @@ from .core.run_client import RunClient
 __all__ = [
     "Run",
     "end",
+    "flush",
+    "log_artifact",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_text",
     "get_artifacts_path",
     "get_outputs_path",
     "get_run",
@@ -97,6 +103,46 @@ def _current(fn: F) -> F:
         return getattr(run, fn.__name__)(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+@_current
+def log_metrics(step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
+    """Log scalar metrics at ``step`` (enqueued; written and uploaded in the background)."""
+
+
+@_current
+def log_metric(name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
+    """Log one scalar metric."""
+
+
+@_current
+def log_text(name: str, text: str, step: int | None = None, timestamp: Any = None) -> None:
+    """Log a text event."""
+
+
+@_current
+def log_artifact(path: str, name: str | None = None, kind: str = "file", rel_path: str | None = None) -> str:
+    """Copy a file or folder into the run, upload it and record it in lineage."""
+    return ""
+
+
+@_current
+def log_model(
+    path: str,
+    name: str | None = None,
+    framework: str | None = None,
+    step: int | None = None,
+    timestamp: Any = None,
+    summary: dict[str, Any] | None = None,
+) -> str:
+    """Save a model with the run (a model event when ``step`` is given)."""
+    return ""
+
+
+@_current
+def flush(timeout: float = 10.0) -> bool:
+    """Write what was logged to disk and wait for the server to have it."""
+    return True
 
 
 @_current

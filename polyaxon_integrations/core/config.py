@@ -128,15 +128,30 @@ def _normalize_host(host: str, use_https: bool | None) -> str:
 def global_config_dir(environ: Mapping[str, str] | None = None, *, connection: bool = False) -> Path:
     """The CLI's global folder: ``~/.polyaxon`` (``/tmp/.polyaxon`` when home is not writable).
 
-    ``POLYAXON_HOME`` moves only the connection files (``.client``, ``.auth``), as in the official CLI.
+    ``POLYAXON_HOME`` (or ``polyaxon config set --home``, kept in ``~/.polyaxon/.home``) moves
+    only the connection files (``.client``, ``.auth``), as in the official CLI.
     """
-    base = env.read_str(env.HOME, environ) if connection else None
-    if base is None:
-        home = (os.environ if environ is None else environ).get("HOME")
-        base = home or str(Path.home())
-        if not os.access(base, os.W_OK):
-            base = "/tmp"
-    return Path(base).expanduser() / ".polyaxon"
+    home = (os.environ if environ is None else environ).get("HOME") or str(Path.home())
+    if not os.access(home, os.W_OK):
+        home = "/tmp"
+    default = Path(home).expanduser() / ".polyaxon"
+    if not connection:
+        return default
+    base = env.read_str(env.HOME, environ) or _home_file_path(default / ".home")
+    return Path(base).expanduser() / ".polyaxon" if base else default
+
+
+def _home_file_path(path: Path) -> str | None:
+    """The folder set by `polyaxon config set --home`: ``~/.polyaxon/.home``, one-line YAML."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in (env.HOME, "path") and value.strip():
+            return value.strip().strip("'\"")
+    return None
 
 
 @dataclass(frozen=True)

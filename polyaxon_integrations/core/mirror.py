@@ -107,6 +107,10 @@ class Mirror:
         return done
 
     @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
+    @property
     def in_sync(self) -> bool:
         return not self._has_work() and not self._pending
 
@@ -168,6 +172,8 @@ class Mirror:
                 return
             except (ServerUnreachableError, ApiError) as exc:
                 self._set_pending(True)
+                if self.abandoned:  # end() has given up waiting; `sync` will finish the job
+                    return
                 warn_once(
                     f"mirror-{type(exc).__name__}-{getattr(exc, 'status_code', None)}",
                     f"{exc} Logging continues locally and will be retried; {self._sync_hint}",
@@ -186,8 +192,10 @@ class Mirror:
 
     def _send(self) -> None:
         state = self._state
-        if not self._created:
-            self._client.client.sync_run(state.owner, state.project, state.to_json())
+        if not self._created:  # the server was away at init: create the run from its JSON now
+            from .sync import ensure_run
+
+            ensure_run(self._client.client, state.owner, state.project, state.to_json())
             self._created = True
             self._statuses_sent = len(state.conditions)
             with self._cv:

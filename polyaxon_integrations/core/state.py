@@ -16,6 +16,14 @@ from .run_client import DONE_STATUSES, now_iso, status_condition
 
 __all__ = ["RunState"]
 
+_MESSAGES = {
+    "created": "Run is created",
+    "running": "Run is running",
+    "succeeded": "Run has succeeded",
+    "failed": "Run has failed",
+    "stopped": "Run is stopped",
+}
+
 
 @dataclass
 class RunState:
@@ -67,7 +75,8 @@ class RunState:
         with self.lock:
             if self.status == status:
                 return False
-            condition = status_condition(status, reason, message)
+            # Always a message: the official CLI's status table misaligns rows without one.
+            condition = status_condition(status, reason, message or _MESSAGES.get(status, f"Run is {status}"))
             self.conditions.append(condition)
             if status == "running" and self.started_at is None:
                 self.started_at = condition["last_transition_time"]
