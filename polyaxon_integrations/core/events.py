@@ -93,8 +93,14 @@ class EventNames:
                 f"Invalid {kind} name {name!r}: ',', '|', '\\' and control characters are not allowed."
             )
         stem = _SPACES.sub("-", name.strip()).replace("/", "__")
-        if stem.startswith(".") or len(stem) > 200:
-            raise InvalidNameError(f"Invalid {kind} name {name!r}: it may not start with '.' or exceed 200 characters.")
+        try:
+            size = len(stem.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidNameError(f"Invalid {kind} name {name!r}: it is not valid Unicode text.") from None
+        if stem.startswith(".") or size > 200:
+            raise InvalidNameError(
+                f"Invalid {kind} name {name!r}: it may not start with '.' or exceed 200 bytes as a file name."
+            )
         with self._lock:
             owner = self._owners.get((kind, stem))
             if owner is not None and owner != name:
@@ -129,8 +135,8 @@ class Series:
 
     count: int = 0
     finite: int = 0
-    total: float = 0.0
-    total_sq: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0  # Welford's running sum of squared deviations: stable for large values
     minimum: float = math.inf
     maximum: float = -math.inf
     last: float | int | None = None
@@ -157,8 +163,9 @@ class Series:
         if not math.isfinite(value):
             return
         self.finite += 1
-        self.total += value
-        self.total_sq += value * value
+        delta = value - self.mean
+        self.mean += delta / self.finite
+        self.m2 += delta * (value - self.mean)
         self.minimum = min(self.minimum, value)
         self.maximum = max(self.maximum, value)
         if len(self.reservoir) < _RESERVOIR:
@@ -182,12 +189,10 @@ class Series:
             return summary
         stats: dict[str, Any] = {"count": float(self.count), "last": json_number(self.last)}
         if self.finite:
-            mean = self.total / self.finite
-            var = max(self.total_sq / self.finite - mean * mean, 0.0) * self.finite / max(self.finite - 1, 1)
             ordered = sorted(self.reservoir)
             stats.update(
-                mean=mean,
-                std=math.sqrt(var) if self.finite > 1 else None,
+                mean=self.mean,
+                std=math.sqrt(self.m2 / (self.finite - 1)) if self.finite > 1 else None,
                 min=self.minimum,
                 max=self.maximum,
                 **{f"{q}%": _quantile(ordered, q / 100) for q in (25, 50, 75)},

@@ -7,30 +7,24 @@ state and folder on the calling thread and sent by the mirror thread.
 
 from __future__ import annotations
 
-import json
-import operator
 import os
 import threading
 import time
 import uuid as _uuid
 from collections.abc import Iterable
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from . import env, process
 from .client import PolyaxonClient
 from .context import Context
-from .events import EventNames, InvalidValueError, json_number, to_number
 from .exceptions import ApiError, ConfigError, PolyaxonError, ServerUnreachableError
 from .folder import RunFolder
 from .guard import warn_once
-from .lineage import Lineage, copy_into, file_hash, lineage_entry
 from .mirror import Mirror
 from .names import slugify
+from .recorder import Recorder
 from .run_client import DONE_STATUSES, RunClient
 from .state import RunState
-from .writer import EventWriter
 
 __all__ = ["Run"]
 
@@ -70,13 +64,9 @@ class Run:
             self._start_new(name, description, tag_list)
         if not self.is_managed:
             self.folder.write_run(self._state.to_json())
-        self._names = EventNames()
-        self._lineage = Lineage(self.folder.path)
         self._has_metrics = False
         self._user_outputs: set[str] = set()
-        self._writer = EventWriter(
-            self.folder.path, on_flush=self._mirror.files_changed if self._mirror is not None else None
-        )
+        self._recorder = Recorder(self.folder.path, self._mirror)
         process.register(self)
 
     # --- starting -------------------------------------------------------------------
@@ -350,9 +340,7 @@ class Run:
         """
         if self._ended:
             self._check_open()
-        stem = self._names.stem
-        values = [(stem("metric", name), to_number(name, value)) for name, value in metrics.items()]
-        self._writer.put(("metrics", _step(step), _timestamp(timestamp), values))
+        self._recorder.metrics(step, timestamp, metrics)
         if not self._has_metrics:
             self._first_metrics()
 
@@ -363,13 +351,12 @@ class Run:
         self._has_metrics = True
         with self._state.lock:
             self._state.meta_info.update(has_metrics=True, has_events=True)
-        self._persist()
+        self._recorder.writer.put(("call", self._persist))  # no file I/O on the caller's thread
         self._mirror_mark(fields=["meta_info"])
 
     def log_text(self, name: str, text: str, step: int | None = None, timestamp: Any = None) -> None:
         self._check_open()
-        stem = self._names.stem("text", name)
-        self._writer.put(("text", stem, _step(step), _timestamp(timestamp), str(text)))
+        self._recorder.text(name, text, step, timestamp)
 
     def log_artifact(
         self, path: str | os.PathLike[str], name: str | None = None, kind: str = "file", rel_path: str | None = None
@@ -379,12 +366,7 @@ class Run:
         Returns the run-relative path. The copy happens on the writer thread, in order with events.
         """
         self._check_open()
-        source = _existing(path)
-        name = name or source.stem
-        self._names.stem(kind, name)  # validates the name
-        rel = rel_path or f"assets/{kind}/{source.name}"
-        self._writer.put(("call", lambda: self._store(source, rel, name, kind, {})))
-        return rel
+        return self._recorder.artifact(path, name, kind, rel_path)
 
     def log_model(
         self,
@@ -401,57 +383,15 @@ class Run:
         without: ``outputs/<file name>``, recorded in lineage as ``name``.
         """
         self._check_open()
-        source = _existing(path)
-        name = name or source.stem
-        stem = self._names.stem("model", name)
-        step = _step(step)
-        info = {"framework": framework, **(summary or {})}
-        if step is None:
-            rel = f"outputs/{source.name}"
-            self._writer.put(("call", lambda: self._store(source, rel, name, "model", info)))
-            return rel
-        rel = f"assets/model/{stem}_{step}{source.suffix}"
-        self._writer.put(("call", lambda: self._store(source, rel, None, "model", info)))
-        self._writer.put(("model", stem, step, _timestamp(timestamp), json.dumps({**info, "path": rel})))
-        return rel
-
-    def _store(self, source: Path, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:
-        """On the writer thread: copy into the run folder, then lineage and upload."""
-        target = self.folder.path / rel
-        copy_into(source, target)
-        if name is not None:
-            self._lineage.add(lineage_entry(name, kind, rel, {**summary, "path": rel, "hash": file_hash(target)}))
-            if self._mirror is not None:
-                self._mirror.add_lineage([self._lineage_of(kind, name)])
-        if self._mirror is not None:
-            self._mirror.files_changed([rel])
-
-    def _lineage_of(self, kind: str, name: str) -> dict[str, Any]:
-        return next(e for e in self._lineage.entries() if e["kind"] == kind and e["name"] == name)
+        return self._recorder.model(path, name, framework, step, timestamp, summary)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Write everything logged so far to disk and wait until the server has it; True if it does."""
-        written = self._writer.flush(timeout)
+        written = self._recorder.writer.flush(timeout)
         if self._mirror is not None:
             self._mirror.mark()
             return self._mirror.wait_idle(timeout) and written
         return written
-
-    def _summarize(self) -> None:
-        """At the end: each series' summary into lineage, each metric's last value into outputs."""
-        entries = []
-        last: dict[str, Any] = {}
-        for (kind, stem), series in self._writer.series.items():
-            entries.append(lineage_entry(stem, kind, f"events/{kind}/{stem}.plx", series.summary()))
-            if kind == "metric" and stem not in self._user_outputs:
-                last[stem] = json_number(series.last)
-        if entries:
-            self._lineage.add(*entries)
-            if self._mirror is not None:
-                self._mirror.add_lineage(entries)
-        if last:
-            changed = self._state.merge("outputs", last)
-            self._mirror_mark(outputs=changed)
 
     def end(self, status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
         """Finish the run; idempotent. Returns True when the server has everything.
@@ -468,9 +408,11 @@ class Run:
         process.unregister(self)
         budget = self.end_timeout if timeout is None else timeout
         started = time.monotonic()
-        if not self._writer.close(budget):
+        if not self._recorder.writer.close(budget):
             warn_once("writer-close", f"Events of run {self.run_uuid} are still being written to {self.folder.path}.")
-        self._summarize()
+        last = self._recorder.summarize(self._user_outputs)
+        if last:
+            self._mirror_mark(outputs=self._state.merge("outputs", last))
         if not self.is_managed:
             self._state.set_status(status, "PolyaxonIntegrations", message)
         self._persist()
@@ -499,32 +441,6 @@ class Run:
             self.end("stopped", message="KeyboardInterrupt")
         else:
             self.end("failed", message=f"{exc_type.__name__}: {exc}"[:1000])
-
-
-def _step(step: Any) -> int | None:
-    if step is None or type(step) is int:
-        return step
-    try:
-        return operator.index(step)
-    except TypeError:
-        raise InvalidValueError(f"step must be an integer, got {step!r}.") from None
-
-
-def _timestamp(timestamp: Any) -> float:
-    if timestamp is None:
-        return time.time()
-    if isinstance(timestamp, datetime):
-        return timestamp.timestamp()
-    if isinstance(timestamp, int | float):
-        return float(timestamp)
-    raise InvalidValueError(f"timestamp must be a datetime or seconds since the epoch, got {timestamp!r}.")
-
-
-def _existing(path: str | os.PathLike[str]) -> Path:
-    source = Path(path)
-    if not source.exists():
-        raise ConfigError(f"Cannot log {str(source)!r}: no such file or folder.")
-    return source
 
 
 def _tag_list(tags: str | Iterable[str] | None) -> list[str]:

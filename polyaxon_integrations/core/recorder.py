@@ -1,0 +1,129 @@
+"""The recording side of a run: events, files and lineage in the run folder.
+
+``Run`` keeps the lifecycle (statuses, inputs, the server); this owns what is written
+under the folder. Calls validate on the caller's thread and enqueue; copies, rows and
+lineage files are written by the writer thread, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .events import EventNames, InvalidValueError, json_number, to_number
+from .exceptions import ConfigError
+from .lineage import Lineage, copy_into, file_hash, lineage_entry
+from .writer import EventWriter
+
+if TYPE_CHECKING:
+    from .mirror import Mirror
+
+__all__ = ["Recorder", "to_step", "to_timestamp"]
+
+
+def to_step(step: Any) -> int | None:
+    if step is None or type(step) is int:
+        return step
+    try:
+        return operator.index(step)
+    except TypeError:
+        raise InvalidValueError(f"step must be an integer, got {step!r}.") from None
+
+
+def to_timestamp(timestamp: Any) -> float:
+    if timestamp is None:
+        return time.time()
+    if isinstance(timestamp, datetime):
+        return timestamp.timestamp()
+    if isinstance(timestamp, int | float):
+        return float(timestamp)
+    raise InvalidValueError(f"timestamp must be a datetime or seconds since the epoch, got {timestamp!r}.")
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    source = Path(path)
+    if not source.exists():
+        raise ConfigError(f"Cannot log {str(source)!r}: no such file or folder.")
+    return source
+
+
+class Recorder:
+    """Writes one run's events and files; tells the mirror (if any) what to upload."""
+
+    def __init__(self, root: Path, mirror: Mirror | None) -> None:
+        self.root = root
+        self.mirror = mirror
+        self.names = EventNames()
+        self.lineage = Lineage(root)
+        self.writer = EventWriter(root, on_flush=mirror.files_changed if mirror is not None else None)
+
+    def metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
+        stem = self.names.stem
+        values = [(stem("metric", name), to_number(name, value)) for name, value in metrics.items()]
+        self.writer.put(("metrics", to_step(step), to_timestamp(timestamp), values))
+
+    def text(self, name: str, text: str, step: Any, timestamp: Any) -> None:
+        stem = self.names.stem("text", name)
+        self.writer.put(("text", stem, to_step(step), to_timestamp(timestamp), str(text)))
+
+    def artifact(self, path: str | os.PathLike[str], name: str | None, kind: str, rel_path: str | None) -> str:
+        source = _existing(path)
+        name = name or source.stem
+        self.names.stem(kind, name)  # validates the name
+        rel = rel_path or f"assets/{kind}/{source.name}"
+        self.writer.put(("call", lambda: self._store(source, rel, name, kind, {})))
+        return rel
+
+    def model(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None,
+        framework: str | None,
+        step: Any,
+        timestamp: Any,
+        summary: dict[str, Any] | None,
+    ) -> str:
+        source = _existing(path)
+        name = name or source.stem
+        stem = self.names.stem("model", name)
+        step = to_step(step)
+        info = {"framework": framework, **(summary or {})}
+        if step is None:
+            rel = f"outputs/{source.name}"
+            self.writer.put(("call", lambda: self._store(source, rel, name, "model", info)))
+            return rel
+        rel = f"assets/model/{stem}_{step}{source.suffix}"
+        self.writer.put(("call", lambda: self._store(source, rel, None, "model", info)))
+        self.writer.put(("model", stem, step, to_timestamp(timestamp), json.dumps({**info, "path": rel})))
+        return rel
+
+    def _store(self, source: Path, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:
+        """On the writer thread: copy into the run folder, then lineage and upload."""
+        target = self.root / rel
+        copy_into(source, target)
+        if name is not None:
+            entry = lineage_entry(name, kind, rel, {**summary, "path": rel, "hash": file_hash(target)})
+            self.lineage.add(entry)
+            if self.mirror is not None:
+                self.mirror.add_lineage([entry])
+        if self.mirror is not None:
+            self.mirror.files_changed([rel])
+
+    def summarize(self, skip_outputs: set[str]) -> dict[str, Any]:
+        """Each series' summary into lineage; returns each metric's last value (for the outputs)."""
+        entries = []
+        last: dict[str, Any] = {}
+        for (kind, stem), series in self.writer.series.items():
+            entries.append(lineage_entry(stem, kind, f"events/{kind}/{stem}.plx", series.summary()))
+            if kind == "metric" and stem not in skip_outputs:
+                last[stem] = json_number(series.last)
+        if entries:
+            self.lineage.add(*entries)
+            if self.mirror is not None:
+                self.mirror.add_lineage(entries)
+        return last
