@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FaultServer:
-    """Answers every request with ``status`` (after ``delay`` seconds), recording what it saw."""
+    """Answers every request with ``status`` (after ``delay`` seconds), recording what it saw.
+
+    ``status=0`` resets the connection instead of answering.
+    """
 
     def __init__(self, status: int = 500, delay: float = 0.0, body: dict[str, str] | None = None) -> None:
         self.status = status
@@ -28,6 +32,11 @@ class FaultServer:
                     self.rfile.read(length)
                 outer.requests.append((self.command, self.path, dict(self.headers)))
                 time.sleep(outer.delay)
+                if outer.status == 0:  # reset: drop the connection without an answer (RST)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
                 payload = json.dumps(outer.body).encode()
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")

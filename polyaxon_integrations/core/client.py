@@ -84,7 +84,17 @@ class PolyaxonClient:
 
         config = self.config
         session = requests.Session()
-        retry = Retry(
+
+        class _Retry(Retry):
+            """Also retries 405 for every method: the CE sandbox now and then answers a valid request
+            with 405 without acting on it, so sending it again cannot duplicate anything."""
+
+            def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+                if status_code == 405 and self.total:
+                    return True
+                return bool(super().is_retry(method, status_code, has_retry_after))
+
+        retry = _Retry(
             total=self._retries,
             connect=self._retries,
             read=self._retries,
@@ -312,6 +322,8 @@ def _body(response: requests.Response) -> Any:
 
 
 def _detail(body: Any) -> str:
+    if isinstance(body, list) and body:  # DRF validation errors: ["A run with uuid ... already exists."]
+        return "; ".join(str(item) for item in body)[:500]
     if isinstance(body, dict):
         if "detail" in body:
             return str(body["detail"])

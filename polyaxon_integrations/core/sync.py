@@ -85,7 +85,12 @@ def push_folder(api: PolyaxonClient, folder: RunFolder, project: str | None = No
     if not state.get("created_on_server"):
         created = ensure_run(api, owner, name, run)
     if not created:
-        _update_existing(api, owner, name, run)
+        try:
+            _update_existing(api, owner, name, run)
+        except ApiError as exc:  # marked created, but this server lacks it (another server, or reset)
+            if exc.status_code != 404:
+                raise
+            ensure_run(api, owner, name, run)
     folder.write_sync_state({"pending": True, "created_on_server": True})
     lineage = Lineage(folder.path).entries()
     if lineage:

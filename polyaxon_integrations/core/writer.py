@@ -153,7 +153,9 @@ class EventWriter:
             path = self.root / rel
             try:
                 self._append(path, rel, rows)
-            except OSError as exc:
+            except Exception as exc:  # the writer must outlive any one file; the rows stay queued
+                if reraise() and not isinstance(exc, OSError):
+                    raise
                 warn_once(f"writer-io-{rel}", f"polyaxon-integrations: cannot write {path}: {exc}; retrying.")
                 continue
             self.rows_written += len(rows)

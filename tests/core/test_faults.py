@@ -1,0 +1,74 @@
+"""Faults mid-run: whatever the server does, training never waits on it and nothing logged is lost.
+
+A local server creates the run, then misbehaves (500, hang, slow, reset); afterwards the
+run folder is pushed with ``sync`` to the real sandbox and read back complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from polyaxon_integrations import tracking
+from polyaxon_integrations.client import PolyaxonClient
+from tests.faults import fault_server
+
+STEPS = 2000
+
+
+@pytest.mark.parametrize(
+    ("status", "delay"), [(500, 0.0), (503, 30.0), (200, 0.5), (0, 0.0)], ids=["500", "hang", "slow", "reset"]
+)
+def test_server_misbehaving_mid_run(
+    monkeypatch: pytest.MonkeyPatch, host: str, api: PolyaxonClient, project: str, status: int, delay: float
+) -> None:
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    with fault_server(status=201) as server:
+        server.body = {"uuid": uuid.uuid4().hex, "name": "faulty"}
+        monkeypatch.setenv("POLYAXON_HOST", server.host)
+        run = tracking.init(project=project, name="faulty")
+        assert run is not None
+        server.status, server.delay = status, delay
+        run.log_inputs(lr=0.1)
+        worst = 0.0
+        started = time.perf_counter()
+        for step in range(STEPS):
+            t = time.perf_counter()
+            run.log_metrics(step=step, loss=1.0 / (step + 1))
+            worst = max(worst, time.perf_counter() - t)
+            if step % 500 == 0:
+                time.sleep(1.1)  # let the writer flush and the mirror try to upload meanwhile
+        assert worst < 0.05, f"log_metrics waited {worst:.3f}s"
+        assert time.perf_counter() - started < 10
+        t = time.perf_counter()
+        with pytest.warns(UserWarning):
+            in_sync = run.end(timeout=2.0)
+        assert time.perf_counter() - t < 4.0
+        if status != 200:  # a slow server may or may not get everything within the budget
+            assert in_sync is False
+    folder = Path(run.get_artifacts_path())
+    rows = (folder / "events" / "metric" / "loss.plx").read_text().split("\n")[1:]
+    assert len(rows) == STEPS
+    # The server comes back (here: the real sandbox, which never saw the run): sync finishes the job.
+    monkeypatch.setenv("POLYAXON_HOST", host)
+    result = subprocess.run(
+        [sys.executable, "-m", "polyaxon_integrations", "sync", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data = api.get_run("default", project, run.run_uuid)
+    assert data["status"] == "succeeded" and data["inputs"] == {"lr": 0.1}
+    served = api.get_metrics("default", project, run.run_uuid, ["loss"])["loss"]
+    assert served["step"] == list(range(STEPS))
+    assert json.loads((folder / ".sync.plx.json").read_text())["pending"] is False
