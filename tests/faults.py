@@ -7,9 +7,11 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class FaultServer:
@@ -75,3 +77,21 @@ def closed_port_host() -> str:
 def fault_server(status: int = 500, delay: float = 0.0) -> Iterator[FaultServer]:
     with FaultServer(status, delay) as server:
         yield server
+
+
+@contextmanager
+def run_then_fault(monkeypatch: Any, project: str, status: int, delay: float = 0.0, name: str = "r") -> Iterator[Any]:
+    """A run created by a server that then answers ``status`` after ``delay`` (0 = reset) to everything.
+
+    Guarded errors become warnings here (as for users), so the test sees what training would see.
+    """
+    from polyaxon_integrations import tracking
+
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    with fault_server(status=201) as server:
+        server.body = {"uuid": uuid.uuid4().hex, "name": name}
+        monkeypatch.setenv("POLYAXON_HOST", server.host)
+        run = tracking.init(project=project, name=name)
+        assert run is not None
+        server.status, server.delay = status, delay
+        yield run

@@ -11,14 +11,12 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from polyaxon_integrations import tracking
 from polyaxon_integrations.client import PolyaxonClient
-from tests.faults import fault_server
+from tests.faults import run_then_fault
 
 STEPS = 2000
 
@@ -29,13 +27,7 @@ STEPS = 2000
 def test_server_misbehaving_mid_run(
     monkeypatch: pytest.MonkeyPatch, host: str, api: PolyaxonClient, project: str, status: int, delay: float
 ) -> None:
-    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
-    with fault_server(status=201) as server:
-        server.body = {"uuid": uuid.uuid4().hex, "name": "faulty"}
-        monkeypatch.setenv("POLYAXON_HOST", server.host)
-        run = tracking.init(project=project, name="faulty")
-        assert run is not None
-        server.status, server.delay = status, delay
+    with run_then_fault(monkeypatch, project, status, delay, name="faulty") as run:
         run.log_inputs(lr=0.1)
         worst = 0.0
         started = time.perf_counter()

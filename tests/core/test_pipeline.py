@@ -25,7 +25,7 @@ from polyaxon_integrations.core.client import PolyaxonClient
 from polyaxon_integrations.core.exceptions import ApiError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from polyaxon_integrations.core.run import Run
-from tests.faults import fault_server
+from tests.faults import run_then_fault
 
 STEPS = 500
 NAMES = {"train/loss": "train__loss", "acc": "acc", "epoch": "epoch"}
@@ -207,14 +207,7 @@ def test_kill_9_leaves_every_flushed_row_whole(project: str) -> None:
 
 
 def test_end_keeps_its_time_limit_when_the_server_hangs(monkeypatch: pytest.MonkeyPatch, project: str) -> None:
-    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
-    with fault_server(status=201) as server:
-        server.body = {"uuid": "ab" * 16, "name": "r"}
-        monkeypatch.setenv("POLYAXON_HOST", server.host)
-        run = tracking.init(project=project)
-        assert run is not None
-        server.status = 500
-        server.delay = 5.0
+    with run_then_fault(monkeypatch, project, status=500, delay=5.0) as run:
         for step in range(300):
             run.log_metrics(step=step, loss=step / 2)
         started = time.perf_counter()

@@ -17,7 +17,7 @@ from polyaxon_integrations import tracking
 from polyaxon_integrations.client import ClientConfig, PolyaxonClient, RunClient
 from polyaxon_integrations.core.exceptions import ApiError, AuthenticationError, ConfigError, PolyaxonError
 from polyaxon_integrations.core.guard import PolyaxonWarning
-from tests.faults import closed_port_host, fault_server
+from tests.faults import closed_port_host, fault_server, run_then_fault
 
 
 def statuses(api: PolyaxonClient, owner: str, project: str, uuid: str) -> list[str]:
@@ -224,13 +224,7 @@ def test_unreachable_server_at_init_continues_locally(monkeypatch: pytest.Monkey
 
 
 def test_server_errors_during_the_run_never_reach_the_caller(monkeypatch: pytest.MonkeyPatch, project: str) -> None:
-    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
-    with fault_server(status=201) as server:
-        server.body = {"uuid": "ab" * 16, "name": "r"}
-        monkeypatch.setenv("POLYAXON_HOST", server.host)
-        run = tracking.init(project=project)
-        assert run is not None
-        server.status = 503
+    with run_then_fault(monkeypatch, project, status=503) as run:
         started = time.perf_counter()
         for i in range(100):
             run.log_inputs(step=i)
