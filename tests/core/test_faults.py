@@ -22,7 +22,9 @@ STEPS = 2000
 
 
 @pytest.mark.parametrize(
-    ("status", "delay"), [(500, 0.0), (503, 30.0), (200, 0.5), (0, 0.0)], ids=["500", "hang", "slow", "reset"]
+    ("status", "delay"),
+    [(500, 0.0), (503, 30.0), (200, 0.5), (0, 0.0), (401, 0.0)],
+    ids=["500", "hang", "slow", "reset", "bad-token"],
 )
 def test_server_misbehaving_mid_run(
     monkeypatch: pytest.MonkeyPatch, host: str, api: PolyaxonClient, project: str, status: int, delay: float

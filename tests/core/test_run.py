@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -270,3 +271,29 @@ def test_offline_run_writes_a_complete_folder(project: str) -> None:
     local = json.loads((Path(run.get_artifacts_path()) / "run.plx.json").read_text())
     assert local["status"] == "succeeded" and local["inputs"] == {"lr": 0.1}
     assert [c["type"] for c in local["status_conditions"]] == ["created", "running", "succeeded"]
+
+
+def test_in_cluster_events_are_served_from_the_context_folder(
+    host: str, sandbox: Any, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a cluster the context folder is the artifacts store: what we write there is what the server serves."""
+    if not sandbox.artifacts_store.is_dir():
+        pytest.skip("needs the sandbox's store folder (not known with PLX_TEST_HOST)")
+    scheduled = RunClient(project=project, client=api)
+    scheduled.create(name="scheduled")
+    context_root = tmp_path / "plx-context"
+    context_root.mkdir()
+    (context_root / "artifacts").symlink_to(sandbox.artifacts_store)
+    monkeypatch.setenv("POLYAXON_IS_MANAGED", "true")
+    monkeypatch.setenv("POLYAXON_RUN_INSTANCE", f"default.{project}.runs.{scheduled.run_uuid}")
+    monkeypatch.setenv("POLYAXON_CONTEXT_ROOT", str(context_root))
+    run = tracking.init()
+    assert run is not None and run.is_managed
+    for step in range(10):
+        run.log_metrics(step=step, loss=step / 10)
+    run.end()
+    served = api.get_metrics("default", project, scheduled.run_uuid, ["loss"])["loss"]
+    assert served["step"] == list(range(10)) and served["metric"] == [s / 10 for s in range(10)]
+    assert len(api.list_runs("default", project)) == 1
+    assert scheduled.get_outputs() == {"loss": 0.9}
+    assert scheduled.get_statuses()[0] == "created"
