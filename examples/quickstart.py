@@ -2,7 +2,7 @@
 
     POLYAXON_HOST=http://127.0.0.1:31833 python examples/quickstart.py
 
-Fits y = 3x + 2 by gradient descent in pure Python, logging hyperparameters and results.
+Fits y = 3x + 2 by gradient descent in pure Python, logging hyperparameters, a loss curve and results.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ from polyaxon_integrations import tracking
 from polyaxon_integrations.client import RunClient
 
 
-def train(lr: float, epochs: int) -> tuple[float, float, float]:
+def train(lr: float, epochs: int, run: tracking.Run) -> tuple[float, float, float]:
     rng = random.Random(0)
     xs = [rng.uniform(-1, 1) for _ in range(256)]
     ys = [3 * x + 2 + rng.gauss(0, 0.1) for x in xs]
     w = b = 0.0
     loss = 0.0
-    for _ in range(epochs):
+    for epoch in range(epochs):
         grad_w = sum((w * x + b - y) * x for x, y in zip(xs, ys, strict=True)) * 2 / len(xs)
         grad_b = sum(w * x + b - y for x, y in zip(xs, ys, strict=True)) * 2 / len(xs)
         w, b = w - lr * grad_w, b - lr * grad_b
         loss = sum((w * x + b - y) ** 2 for x, y in zip(xs, ys, strict=True)) / len(xs)
+        run.log_metrics(step=epoch, loss=loss, w=w, b=b)
     return w, b, loss
 
 
@@ -32,7 +33,7 @@ def main() -> None:
     assert run is not None
     lr, epochs = 0.1, 200
     run.log_inputs(lr=lr, epochs=epochs, model="linear")
-    w, b, loss = train(lr, epochs)
+    w, b, loss = train(lr, epochs, run)
     run.log_outputs(w=round(w, 4), b=round(b, 4), loss=round(loss, 6))
     run.end()
 
@@ -41,6 +42,12 @@ def main() -> None:
     print(f"run {data['uuid']} ({data['name']}): status={data['status']}")
     print(f"  inputs:  {data['inputs']}")
     print(f"  outputs: {data['outputs']}")
+    series = (
+        run.context.client.get_metrics(run.owner, run.project, run.run_uuid, ["loss"])["loss"]
+        if run.context.client
+        else {}
+    )
+    print(f"  loss:    {len(series.get('step', []))} points served, last {series.get('metric', [None])[-1]}")
     print(f"  UI:      {run.url}")
 
 
