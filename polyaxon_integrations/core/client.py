@@ -208,6 +208,14 @@ class PolyaxonClient:
             body["description"] = description
         return self.request("POST", self.api(f"{owner}/projects/create"), json_body=body)  # type: ignore[no-any-return]
 
+    def ensure_project(self, owner: str, project: str) -> None:
+        """Create the project unless it exists (the server answers 400 for an existing name)."""
+        try:
+            self.create_project(owner, project)
+        except ApiError as exc:
+            if exc.status_code != 400:
+                raise
+
     def list_projects(self, owner: str) -> list[dict[str, Any]]:
         return list((self.request("GET", self.api(f"{owner}/projects/list")) or {}).get("results") or [])
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import tarfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from . import env
 
-__all__ = ["RUN_FILE", "LINEAGE_FILE", "SYNC_FILE", "RunFolder", "offline_root"]
+__all__ = ["LINEAGE_FILE", "RUN_FILE", "SYNC_FILE", "RunFolder", "archive", "offline_root", "write_json_atomic"]
 
 RUN_FILE = "run.plx.json"
 LINEAGE_FILE = "lineages.plx.json"
@@ -27,12 +28,31 @@ def offline_root() -> Path:
     return Path(env.read_str(env.OFFLINE_ROOT) or "/tmp/plx/offline")
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any) -> None:
     """Write via a temporary name unique to this process and thread, then rename over the target."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w") as fh:
         json.dump(data, fh, indent=1, default=str)
     os.replace(tmp, path)
+
+
+def archive(source: Path, target: Path, *, bookkeeping: bool = True) -> int:
+    """Write ``source``'s files (paths relative to it) into the tar.gz ``target``; the number of files.
+
+    ``bookkeeping=False`` leaves out our own files (``*.plx.json``, hidden and temporary files),
+    which the server must not receive as artifacts.
+    """
+    count = 0
+    with tarfile.open(target, "w:gz") as tar:
+        for path in sorted(source.rglob("*")):
+            rel = path.relative_to(source)
+            if path.is_dir():
+                continue
+            if not bookkeeping and (rel.name.endswith((".plx.json", ".tmp")) or rel.name.startswith(".")):
+                continue
+            tar.add(path, arcname=str(rel))
+            count += 1
+    return count
 
 
 class RunFolder:
@@ -58,7 +78,7 @@ class RunFolder:
         return self.path / "outputs"
 
     def write_run(self, data: dict[str, Any]) -> None:
-        _write_json_atomic(self.path / RUN_FILE, data)
+        write_json_atomic(self.path / RUN_FILE, data)
 
     def read_run(self) -> dict[str, Any]:
         return json.loads((self.path / RUN_FILE).read_text())  # type: ignore[no-any-return]
@@ -68,7 +88,7 @@ class RunFolder:
 
     def write_sync_state(self, state: dict[str, Any]) -> None:
         """What the server still lacks; ``sync`` reads it (absent or ``pending: false`` = in sync)."""
-        _write_json_atomic(self.path / SYNC_FILE, state)
+        write_json_atomic(self.path / SYNC_FILE, state)
 
     def read_sync_state(self) -> dict[str, Any]:
         try:

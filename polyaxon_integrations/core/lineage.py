@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .folder import LINEAGE_FILE
+from .folder import LINEAGE_FILE, write_json_atomic
 
 __all__ = ["Lineage", "copy_into", "file_hash", "lineage_entry"]
 
@@ -67,9 +67,7 @@ class Lineage:
             for entry in entries:
                 self._entries[(entry["kind"], entry["name"])] = entry
             data = list(self._entries.values())
-        tmp = self.root / f".{LINEAGE_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.root / LINEAGE_FILE)
+        write_json_atomic(self.root / LINEAGE_FILE, data)
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:

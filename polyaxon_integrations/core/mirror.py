@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tarfile
 import tempfile
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import ApiError, AuthenticationError, ServerUnreachableError
+from .folder import archive
 from .guard import warn_once
 
 if TYPE_CHECKING:
@@ -256,11 +256,9 @@ class Mirror:
     def _upload_dir(self, path: Path, rel: str) -> int:
         state = self._state
         with tempfile.TemporaryDirectory(prefix="plx-upload-") as tmp:
-            archive = Path(tmp) / f"{path.name}.tar.gz"
-            with tarfile.open(archive, "w:gz") as tar:
-                for child in sorted(path.iterdir()):
-                    tar.add(child, arcname=child.name)
-            return self._client.client.upload_tar(state.owner, state.project, state.uuid, archive, rel)
+            target = Path(tmp) / f"{path.name}.tar.gz"
+            archive(path, target)
+            return self._client.client.upload_tar(state.owner, state.project, state.uuid, target, rel)
 
     def _send_patch(self, patch: dict[str, Any]) -> None:
         state = self._state

@@ -120,10 +120,8 @@ class RunClient:
     def _create_project(self) -> None:
         assert self.owner and self.project
         try:
-            self.client.create_project(self.owner, self.project)
+            self.client.ensure_project(self.owner, self.project)
         except ApiError as exc:
-            if exc.status_code == 400:  # created concurrently by another process: fine
-                return
             raise ApiError(
                 f"Project {self.owner}/{self.project} does not exist and could not be created: {exc}. "
                 "Create it in the UI or with `polyaxon project create`, or pass an existing project.",

@@ -8,7 +8,6 @@ rather than refused, and statuses it lacks are added in order.
 
 from __future__ import annotations
 
-import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,12 +15,10 @@ from typing import Any
 
 from .client import PolyaxonClient
 from .exceptions import ApiError, ConfigError
-from .folder import RUN_FILE, RunFolder, offline_root
+from .folder import RUN_FILE, RunFolder, archive, offline_root
 from .lineage import Lineage
 
 __all__ = ["ensure_run", "find_runs", "push", "push_folder"]
-
-_SKIP_SUFFIXES = (".plx.json", ".tmp")
 
 
 def ensure_run(api: PolyaxonClient, owner: str, project: str, run: dict[str, Any]) -> bool:
@@ -35,11 +32,7 @@ def ensure_run(api: PolyaxonClient, owner: str, project: str, run: dict[str, Any
             return False
         if exc.status_code != 404:
             raise
-    try:
-        api.create_project(owner, project)
-    except ApiError as exc:
-        if exc.status_code != 400:  # 400: created meanwhile
-            raise
+    api.ensure_project(owner, project)
     api.sync_run(owner, project, body)
     return True
 
@@ -54,19 +47,6 @@ def _update_existing(api: PolyaxonClient, owner: str, project: str, run: dict[st
         if condition.get("type") not in have:
             api.create_status(owner, project, uuid, condition)
             have.add(condition.get("type"))
-
-
-def _archive(folder: Path, target: Path) -> int:
-    """A tar.gz of the run folder without our bookkeeping files; the number of files in it."""
-    count = 0
-    with tarfile.open(target, "w:gz") as tar:
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(folder)
-            if path.is_dir() or rel.name.endswith(_SKIP_SUFFIXES) or rel.name.startswith("."):
-                continue
-            tar.add(path, arcname=str(rel))
-            count += 1
-    return count
 
 
 def push_folder(api: PolyaxonClient, folder: RunFolder, project: str | None = None, artifacts: bool = True) -> str:
@@ -97,9 +77,9 @@ def push_folder(api: PolyaxonClient, folder: RunFolder, project: str | None = No
         api.create_lineage(owner, name, run["uuid"], lineage)
     if artifacts:
         with tempfile.TemporaryDirectory(prefix="plx-sync-") as tmp:
-            archive = Path(tmp) / "run.tar.gz"
-            if _archive(folder.path, archive):
-                api.upload_tar(owner, name, run["uuid"], archive, "/")
+            target = Path(tmp) / "run.tar.gz"
+            if archive(folder.path, target, bookkeeping=False):
+                api.upload_tar(owner, name, run["uuid"], target, "/")
     folder.write_sync_state({"pending": False, "created_on_server": True})
     return f"{owner}/{name}/{run['uuid']}"
 
