@@ -74,6 +74,11 @@ class RunFolder:
         return self
 
     @property
+    def sync_command(self) -> str:
+        """The command that sends this folder to the server."""
+        return f"polyaxon-integrations sync {self.path}"
+
+    @property
     def outputs(self) -> Path:
         return self.path / "outputs"
 

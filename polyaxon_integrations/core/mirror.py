@@ -42,7 +42,7 @@ class Mirror:
         state: RunState,
         client: RunClient,
         *,
-        on_pending: Callable[[bool], None],
+        on_pending: Callable[[bool, bool], None],
         sync_hint: str,
         created_on_server: bool = True,
         root: Path,
@@ -276,7 +276,7 @@ class Mirror:
         if pending != self._pending:
             self._pending = pending
             try:
-                self._on_pending(pending)
+                self._on_pending(pending, self._created)
             except Exception:  # the pending mark is a convenience; never kill the worker for it
                 pass
 

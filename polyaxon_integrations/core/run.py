@@ -10,21 +10,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid as _uuid
 from collections.abc import Iterable
 from typing import Any
 
 from . import env, process
 from .client import PolyaxonClient
 from .context import Context
-from .exceptions import ApiError, ConfigError, PolyaxonError, ServerUnreachableError
-from .folder import RunFolder
+from .exceptions import ConfigError, PolyaxonError
 from .guard import warn_once
 from .mirror import Mirror
 from .names import slugify
 from .recorder import Recorder
 from .run_client import DONE_STATUSES, RunClient
-from .state import RunState
+from .start import start
 
 __all__ = ["Run"]
 
@@ -52,24 +50,30 @@ class Run:
         self._ended = False
         self._end_lock = threading.Lock()
         self._mirror: Mirror | None = None
-        tag_list = _tag_list(tags)
-        name = slugify(name) if name else None
-        if context.is_offline:
-            self._start_offline(name, description, tag_list)
-        elif context.is_managed:
-            self._start_managed()
-        elif context.run_uuid:
-            self._start_attached(name, description, tag_list)
-        else:
-            self._start_new(name, description, tag_list)
+        begun = start(context, self._run_client, slugify(name) if name else None, description, _tag_list(tags))
+        self._state, self.folder = begun.state, begun.folder
+        if begun.created_on_server is not None:
+            if self.is_managed:
+                on_pending, hint = _ignore, "the platform collects artifacts from the context folder."
+            else:
+                self.folder.write_sync_state({"pending": True, "created_on_server": begun.created_on_server})
+                on_pending, hint = self._on_pending, f"to send it later run `{self.sync_command}`."
+            self._mirror = Mirror(
+                self._state,
+                self._run_client(self._state.uuid),
+                on_pending=on_pending,
+                sync_hint=hint,
+                created_on_server=begun.created_on_server,
+                root=self.folder.path,
+                uploads=begun.uploads,
+            )
+            self._mirror.mark(fields=begun.fields)
         if not self.is_managed:
             self.folder.write_run(self._state.to_json())
         self._has_metrics = False
         self._user_outputs: set[str] = set()
         self._recorder = Recorder(self.folder.path, self._mirror)
         process.register(self)
-
-    # --- starting -------------------------------------------------------------------
 
     @property
     def _http(self) -> PolyaxonClient:
@@ -83,121 +87,8 @@ class Run:
     def _run_client(self, run_uuid: str | None) -> RunClient:
         return RunClient(owner=self.context.owner, project=self.context.project, run_uuid=run_uuid, client=self._http)
 
-    def _new_state(self, run_uuid: str, name: str | None, description: str | None, tags: list[str]) -> RunState:
-        state = RunState(
-            uuid=run_uuid,
-            owner=self.context.owner,
-            project=self.context.project,
-            name=name,
-            description=description,
-            tags=tags,
-        )
-        state.set_status("created", "PolyaxonIntegrations", "Run is created")
-        return state
-
-    def _start_offline(self, name: str | None, description: str | None, tags: list[str]) -> None:
-        run_uuid = self.context.run_uuid or _uuid.uuid4().hex
-        self.folder = RunFolder.for_run(run_uuid).create()
-        if self.folder.has_run():  # resuming an offline run
-            self._state = RunState.from_server(self.folder.read_run(), self.context.owner, self.context.project)
-        else:
-            self._state = self._new_state(run_uuid, name, description, tags)
-        self._state.set_status("running", "PolyaxonIntegrations", "Run is running")
-        self.folder.write_sync_state({"pending": True, "created_on_server": False})
-
-    def _start_managed(self) -> None:
-        cluster = self.context.cluster
-        assert cluster is not None and self.context.run_uuid
-        self.folder = RunFolder(cluster.artifacts_path)
-        self.folder.path.mkdir(parents=True, exist_ok=True)
-        self._state = RunState(uuid=self.context.run_uuid, owner=self.context.owner, project=self.context.project)
-        if self.context.config is not None:
-            try:  # read what the platform knows; statuses stay the platform's
-                self._state = RunState.from_server(
-                    self._run_client(self.context.run_uuid).refresh_data(), self.context.owner, self.context.project
-                )
-            except ServerUnreachableError as exc:
-                warn_once("managed-unreachable", f"{exc} Artifacts are still written to {self.folder.path}.")
-            self._mirror = Mirror(
-                self._state,
-                self._run_client(self.context.run_uuid),
-                on_pending=lambda pending: None,
-                sync_hint="the platform collects artifacts from the context folder.",
-                root=self.folder.path,
-                uploads=False,  # the context folder is the artifacts store
-            )
-
-    def _start_attached(self, name: str | None, description: str | None, tags: list[str]) -> None:
-        assert self.context.run_uuid
-        client = self._run_client(self.context.run_uuid)
-        try:
-            data = client.refresh_data()
-        except ApiError as exc:
-            if exc.status_code == 404:
-                raise ConfigError(
-                    f"Run {self.context.run_uuid} was not found in {self.context.owner}/{self.context.project} "
-                    f"on {self._http.config.host}: check run_uuid and project, or drop run_uuid to start a new run."
-                ) from None
-            raise
-        self._state = RunState.from_server(data, self.context.owner, self.context.project)
-        self.folder = RunFolder.for_run(self._state.uuid).create()
-        self._start_mirror(created=True)
-        self._apply_start_fields(name, description, tags)
-        # A finished run that is resumed (e.g. from a checkpoint) runs again.
-        if self._state.set_status("running", "PolyaxonIntegrations", "Run is running"):
-            self._mirror_mark()
-
-    def _start_new(self, name: str | None, description: str | None, tags: list[str]) -> None:
-        client = self._run_client(None)
-        try:
-            data = client.create(name=name, description=description, tags=tags)
-        except ServerUnreachableError as exc:
-            # The run still happens: locally now, on the server when it answers again (or after sync).
-            run_uuid = _uuid.uuid4().hex
-            self._state = self._new_state(run_uuid, name, description, tags)
-            self.folder = RunFolder.for_run(run_uuid).create()
-            warn_once(
-                "init-unreachable",
-                f"{exc} Logging to {self.folder.path}; it is sent when the server answers, "
-                f"or run `{self.sync_command}`.",
-            )
-            self._state.set_status("running", "PolyaxonIntegrations", "Run is running")
-            self._start_mirror(created=False)
-            return
-        self._state = RunState.from_server(data, self.context.owner, self.context.project)
-        if not self._state.conditions:
-            self._state.set_status("created", "PolyaxonIntegrations", "Run is created")
-        self.folder = RunFolder.for_run(self._state.uuid).create()
-        self._start_mirror(created=True)
-        self._state.set_status("running", "PolyaxonIntegrations", "Run is running")
-        self._mirror_mark()
-
-    def _start_mirror(self, *, created: bool) -> None:
-        self.folder.write_sync_state({"pending": True, "created_on_server": created})
-        self._mirror = Mirror(
-            self._state,
-            self._run_client(self._state.uuid),
-            on_pending=self._on_pending,
-            sync_hint=f"to send it later run `{self.sync_command}`.",
-            created_on_server=created,
-            root=self.folder.path,
-        )
-
-    def _apply_start_fields(self, name: str | None, description: str | None, tags: list[str]) -> None:
-        fields = []
-        with self._state.lock:
-            if name and name != self._state.name:
-                self._state.name = name
-                fields.append("name")
-            if description and description != self._state.description:
-                self._state.description = description
-                fields.append("description")
-        if tags and self._state.add_tags(tags):
-            fields.append("tags")
-        self._mirror_mark(fields=fields)
-
-    def _on_pending(self, pending: bool) -> None:
-        self.folder.write_sync_state({"pending": pending, "created_on_server": True})
+    def _on_pending(self, pending: bool, created_on_server: bool) -> None:
+        self.folder.write_sync_state({"pending": pending, "created_on_server": created_on_server})
 
     def _mirror_mark(self, **changes: Iterable[str]) -> None:
         if self._mirror is not None:
@@ -252,7 +143,7 @@ class Run:
 
     @property
     def sync_command(self) -> str:
-        return f"polyaxon-integrations sync {self.folder.path}"
+        return self.folder.sync_command
 
     def get_artifacts_path(self) -> str:
         return str(self.folder.path)
@@ -441,6 +332,10 @@ class Run:
             self.end("stopped", message="KeyboardInterrupt")
         else:
             self.end("failed", message=f"{exc_type.__name__}: {exc}"[:1000])
+
+
+def _ignore(pending: bool, created_on_server: bool) -> None:
+    """In-cluster runs have nothing to mark pending: the platform collects the context folder."""
 
 
 def _tag_list(tags: str | Iterable[str] | None) -> list[str]:

@@ -1,0 +1,143 @@
+"""How a run begins: its state and folder, for each of the four situations ``init`` can be in.
+
+Offline (a folder, no server), in-cluster (attach; the platform owns statuses and the
+folder is the artifacts store), attach by uuid (read the run, it runs again), and new
+(create it; if the server does not answer, the run starts locally and is sent later).
+The only network call on the caller's thread in a run's life happens here, so a wrong
+token or project fails at ``init``.
+"""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .context import Context
+from .exceptions import ApiError, ConfigError, ServerUnreachableError
+from .folder import RunFolder
+from .guard import warn_once
+from .run_client import RunClient
+from .state import RunState
+
+__all__ = ["Start", "start"]
+
+
+@dataclass
+class Start:
+    state: RunState
+    folder: RunFolder
+    #: None: no mirror (offline, or in-cluster without a server); else whether the server has the run.
+    created_on_server: bool | None
+    uploads: bool = True
+    #: fields changed locally at start that the server must be sent (name, description, tags)
+    fields: list[str] = field(default_factory=list)
+
+
+def start(
+    context: Context,
+    run_client: Callable[[str | None], RunClient],
+    name: str | None,
+    description: str | None,
+    tags: list[str],
+) -> Start:
+    if context.is_offline:
+        return _offline(context, name, description, tags)
+    if context.is_managed:
+        return _managed(context, run_client)
+    if context.run_uuid:
+        return _attached(context, run_client, name, description, tags)
+    return _new(context, run_client, name, description, tags)
+
+
+def _new_state(context: Context, run_uuid: str, name: str | None, description: str | None, tags: list[str]) -> RunState:
+    state = RunState(
+        uuid=run_uuid, owner=context.owner, project=context.project, name=name, description=description, tags=tags
+    )
+    state.set_status("created")
+    return state
+
+
+def _offline(context: Context, name: str | None, description: str | None, tags: list[str]) -> Start:
+    run_uuid = context.run_uuid or _uuid.uuid4().hex
+    folder = RunFolder.for_run(run_uuid).create()
+    if folder.has_run():  # resuming an offline run
+        state = RunState.from_server(folder.read_run(), context.owner, context.project)
+    else:
+        state = _new_state(context, run_uuid, name, description, tags)
+    state.set_status("running")
+    folder.write_sync_state({"pending": True, "created_on_server": False})
+    return Start(state, folder, created_on_server=None)
+
+
+def _managed(context: Context, run_client: Callable[[str | None], RunClient]) -> Start:
+    cluster = context.cluster
+    assert cluster is not None and context.run_uuid
+    folder = RunFolder(cluster.artifacts_path)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    state = RunState(uuid=context.run_uuid, owner=context.owner, project=context.project)
+    if context.config is None:
+        return Start(state, folder, created_on_server=None)
+    try:  # read what the platform knows; statuses stay the platform's
+        state = RunState.from_server(run_client(context.run_uuid).refresh_data(), context.owner, context.project)
+    except ServerUnreachableError as exc:
+        warn_once("managed-unreachable", f"{exc} Artifacts are still written to {folder.path}.")
+    return Start(state, folder, created_on_server=True, uploads=False)  # the folder is the artifacts store
+
+
+def _attached(
+    context: Context,
+    run_client: Callable[[str | None], RunClient],
+    name: str | None,
+    description: str | None,
+    tags: list[str],
+) -> Start:
+    assert context.run_uuid
+    client = run_client(context.run_uuid)
+    try:
+        data = client.refresh_data()
+    except ApiError as exc:
+        if exc.status_code == 404:
+            raise ConfigError(
+                f"Run {context.run_uuid} was not found in {context.owner}/{context.project} "
+                f"on {client.client.config.host}: check run_uuid and project, or drop run_uuid to start a new run."
+            ) from None
+        raise
+    state = RunState.from_server(data, context.owner, context.project)
+    fields = []
+    if name and name != state.name:
+        state.name = name
+        fields.append("name")
+    if description and description != state.description:
+        state.description = description
+        fields.append("description")
+    if tags and state.add_tags(tags):
+        fields.append("tags")
+    state.set_status("running")  # a finished run that is resumed (e.g. from a checkpoint) runs again
+    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, fields=fields)
+
+
+def _new(
+    context: Context,
+    run_client: Callable[[str | None], RunClient],
+    name: str | None,
+    description: str | None,
+    tags: list[str],
+) -> Start:
+    try:
+        data = run_client(None).create(name=name, description=description, tags=tags)
+    except ServerUnreachableError as exc:
+        # The run still happens: locally now, on the server when it answers again (or after sync).
+        state = _new_state(context, _uuid.uuid4().hex, name, description, tags)
+        folder = RunFolder.for_run(state.uuid).create()
+        warn_once(
+            "init-unreachable",
+            f"{exc} Logging to {folder.path}; it is sent when the server answers, or run `{folder.sync_command}`.",
+        )
+        state.set_status("running")
+        return Start(state, folder, created_on_server=False)
+    state = RunState.from_server(data, context.owner, context.project)
+    if not state.conditions:
+        state.set_status("created")
+    state.set_status("running")
+    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True)
