@@ -28,6 +28,7 @@ __all__ = [
     "end",
     "flush",
     "log_artifact",
+    "log_file",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -136,6 +137,12 @@ def log_model(
     summary: dict[str, Any] | None = None,
 ) -> str:
     """Save a model with the run (a model event when ``step`` is given)."""
+    return ""
+
+
+@_current
+def log_file(filename: str, content: str | bytes, kind: str = "file") -> str:
+    """Save ``content`` as ``outputs/<filename>`` with the run, recorded in lineage."""
     return ""
 
 

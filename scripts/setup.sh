@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make the two virtual environments this project uses, from scratch if needed:
-#   .venv         the package (editable) with its test tools (and, later, the ML frameworks)
+#   .venv         the package (editable) with its test tools and the ML frameworks (torch CPU)
 #   .venv-server  the Polyaxon CE sandbox server (haupt) and the official client, for interop tests
 # Re-running is cheap: a stamp records what each environment was built from.
 set -euo pipefail
@@ -31,4 +31,5 @@ build() {  # build VENV STAMP_INPUT PIP_ARGS...
 }
 
 build .venv-server "scripts/setup.sh" "haupt[sandbox]==2.18.0" "polyaxon==2.18.0"
-build .venv "scripts/setup.sh pyproject.toml" -e ".[dev]"
+build .venv "scripts/setup.sh pyproject.toml scripts/constraints.txt" \
+  -c scripts/constraints.txt "torch==2.13.0" -e ".[dev,all]"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import EventNames, InvalidValueError, json_number, to_number
 from .exceptions import ConfigError
+from .guard import warn_once
 from .lineage import Lineage, copy_into, file_hash, lineage_entry
 from .writer import EventWriter
 
@@ -98,16 +99,42 @@ class Recorder:
             self.writer.put(("call", lambda: self._store(source, rel, name, "model", info)))
             return rel
         rel = f"assets/model/{stem}_{step}{source.suffix}"
-        self.writer.put(("call", lambda: self._store(source, rel, None, "model", info)))
+        lineage_name = f"{name}-{step}"  # each checkpoint is its own lineage artifact
+        self.writer.put(("call", lambda: self._store(source, rel, lineage_name, "model", {**info, "step": step})))
         self.writer.put(("model", stem, step, to_timestamp(timestamp), json.dumps({**info, "path": rel})))
         return rel
+
+    def file(self, filename: str, content: str | bytes, kind: str) -> str:
+        """Write ``content`` to ``outputs/<filename>`` (on the writer thread) and record it in lineage."""
+        rel = f"outputs/{filename}"
+        if not filename or filename.startswith(("/", ".")) or ".." in filename.split("/"):
+            raise ConfigError(f"Invalid file name {filename!r}: use a relative name such as 'summary.txt'.")
+        name = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] or filename
+        self.names.stem(kind, name)
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        self.writer.put(("call", lambda: self._write_file(data, rel, name, kind)))
+        return rel
+
+    def _write_file(self, data: bytes, rel: str, name: str, kind: str) -> None:
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        self._record(rel, name, kind, {"path": rel, "hash": file_hash(target)})
 
     def _store(self, source: Path, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:
         """On the writer thread: copy into the run folder, then lineage and upload."""
         target = self.root / rel
+        if not source.exists():  # e.g. a checkpoint rotated away before the writer got to it
+            warn_once(f"vanished-{source}", f"polyaxon-integrations: {source} was removed before it could be saved.")
+            return
         copy_into(source, target)
+        self._record(rel, name, kind, {**summary, "path": rel, "hash": file_hash(target)})
+
+    def _record(self, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:
         if name is not None:
-            entry = lineage_entry(name, kind, rel, {**summary, "path": rel, "hash": file_hash(target)})
+            entry = lineage_entry(name, kind, rel, summary)
             self.lineage.add(entry)
             if self.mirror is not None:
                 self.mirror.add_lineage([entry])

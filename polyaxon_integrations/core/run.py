@@ -121,6 +121,11 @@ class Run:
         return self._state.status
 
     @property
+    def ended(self) -> bool:
+        """True once ``end()`` has run (adapters then start a new run rather than log into this one)."""
+        return self._ended
+
+    @property
     def is_managed(self) -> bool:
         return self.context.is_managed
 
@@ -270,11 +275,17 @@ class Run:
     ) -> str:
         """Save a model with the run; returns the run-relative path of the copy.
 
-        With ``step``: a model event (``events/model/<name>.plx``) and ``assets/model/<name>_<step><ext>``;
-        without: ``outputs/<file name>``, recorded in lineage as ``name``.
+        With ``step``: a model event (``events/model/<name>.plx``) and ``assets/model/<name>_<step><ext>``,
+        in lineage as ``<name>-<step>``; without: ``outputs/<file name>``, in lineage as ``name``.
+        The copy is made by the writer thread; ``summary`` (a score, the step...) goes into lineage.
         """
         self._check_open()
         return self._recorder.model(path, name, framework, step, timestamp, summary)
+
+    def log_file(self, filename: str, content: str | bytes, kind: str = "file") -> str:
+        """Save ``content`` as ``outputs/<filename>`` (a model summary, a report), recorded in lineage."""
+        self._check_open()
+        return self._recorder.file(filename, content, kind)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Write everything logged so far to disk and wait until the server has it; True if it does."""
