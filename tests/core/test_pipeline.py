@@ -131,6 +131,9 @@ def test_models_and_artifacts_reach_the_server(host: str, api: PolyaxonClient, p
         "hash": hashlib.sha256(model.read_bytes()).hexdigest()[:12],
     }
     assert served["model", "best"]["path"] == "events/model/best.plx"
+    checkpoint = served["model", "best-5"]  # each stepped model is a lineage artifact of its own
+    assert checkpoint["path"] == "assets/model/best_5.bin"
+    assert checkpoint["summary"]["step"] == 5 and checkpoint["summary"]["framework"] == "torch"
     assert served["file", "samples"]["path"] == "assets/file/samples"
 
     header, row = (Path(run.get_artifacts_path()) / "events/model/best.plx").read_text().split("\n")

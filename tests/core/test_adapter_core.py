@@ -1,0 +1,122 @@
+"""What the framework adapters share: hyperparameter flattening, ``LazyRun``, files written with the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import pickle
+import threading
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from polyaxon_integrations import tracking
+from polyaxon_integrations.core.adapter import LazyRun
+from polyaxon_integrations.core.client import PolyaxonClient
+from polyaxon_integrations.core.exceptions import ConfigError
+from polyaxon_integrations.core.guard import PolyaxonWarning
+from polyaxon_integrations.core.params import flatten_params, to_input_value
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+@dataclasses.dataclass
+class Optim:
+    lr: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+def test_flatten_nested_namespaces_dataclasses_and_callables() -> None:
+    params = {
+        "model": {"layers": 2, "act": math.tanh, "cls": Path},
+        "args": Namespace(batch_size=8, color=Color.RED),
+        "optim": Optim(),
+        "np": np.float32(0.5),
+        "array": np.arange(3),
+        "empty": {},
+        "none": None,
+        "nan": float("nan"),
+    }
+    assert flatten_params(params) == {
+        "model/layers": 2,
+        "model/act": "math.tanh",
+        "model/cls": "pathlib.Path",
+        "args/batch_size": 8,
+        "args/color": "red",
+        "optim/lr": 0.1,
+        "optim/betas": [0.9, 0.999],
+        "np": 0.5,
+        "array": "array([0, 1, 2])",
+        "empty": {},
+        "none": None,
+        "nan": "nan",
+    }
+
+
+def test_flatten_is_stable_and_bounded() -> None:
+    assert flatten_params(Namespace(a=1), sep=".", prefix="hp") == {"hp.a": 1}
+    assert len(to_input_value("x" * 10_000)) == 500
+    assert to_input_value({1, 3, 2}) == [1, 2, 3]
+    assert isinstance(to_input_value(list(range(1000))), str)  # long lists are shown, not stored item by item
+    with pytest.raises(TypeError, match="pass a dict"):
+        flatten_params(3)
+
+
+def test_lazy_run_reuses_the_current_run_unless_told_where_to_log(host: str, project: str) -> None:
+    lazy = LazyRun(project=project, name="mine")
+    assert lazy.run is None and not lazy.resolved  # nothing happens until first use
+    own = lazy.get()
+    assert own is not None and own.project == project and own.name == "mine"
+    assert lazy.get() is own
+    assert LazyRun(name="other").get() is own  # no context of its own: the current run is reused
+    own.end()
+    fresh = lazy.get()  # the run it held has ended: a new one, same arguments
+    assert fresh is not None and fresh.run_uuid != own.run_uuid
+    copy = pickle.loads(pickle.dumps(lazy))
+    assert copy.run is None and copy.init_kwargs["run_uuid"] == fresh.run_uuid  # a copy attaches, never forks
+    fresh.end()
+
+
+def test_lazy_run_is_none_under_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYAXON_NO_OP", "true")
+    assert LazyRun(project="p").get() is None
+
+
+def lineage(api: PolyaxonClient, project: str, uuid: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(e["kind"], e["name"]): e for e in api.get_lineage("default", project, uuid)}
+
+
+def test_log_file_writes_outputs_and_lineage(host: str, api: PolyaxonClient, project: str) -> None:
+    run = tracking.init(project=project)
+    assert run is not None
+    assert run.log_file("model_summary.txt", "Linear(3, 1)\n4 params") == "outputs/model_summary.txt"
+    with pytest.raises(ConfigError, match="Invalid file name"):
+        run.log_file("../escape.txt", "x")
+    assert run.end() is True
+    assert (Path(run.get_outputs_path()) / "model_summary.txt").read_text() == "Linear(3, 1)\n4 params"
+    entry = lineage(api, project, run.run_uuid)["file", "model_summary"]
+    assert entry["path"] == "outputs/model_summary.txt" and entry["summary"]["hash"]
+    url = f"{host}/streams/v1/polyaxon/default/{project}/runs/{run.run_uuid}/artifacts/tree"
+    assert api.request("GET", url, params={"path": "outputs"})["files"] == {"model_summary.txt": 21}
+
+
+def test_a_checkpoint_removed_before_the_copy_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    run = tracking.init(project="p", is_offline=True)
+    assert run is not None
+    checkpoint = tmp_path / "epoch=1.ckpt"
+    checkpoint.write_bytes(b"w")
+    gate = threading.Event()
+    run._recorder.writer.put(("call", gate.wait))  # hold the writer so the file is removed before it copies
+    run._recorder.writer.put(("call", checkpoint.unlink))
+    with pytest.warns(PolyaxonWarning, match="removed before it could be saved"):
+        run.log_model(checkpoint, name="checkpoint", step=1)
+        gate.set()
+        run.flush()
+    run.end()
