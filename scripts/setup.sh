@@ -30,6 +30,15 @@ build() {  # build VENV STAMP_INPUT PIP_ARGS...
   echo "$stamp" > "$venv/.stamp"
 }
 
+# Debian's chromium drives the UI tests (Playwright never downloads a browser of its own here).
+if [ ! -x /usr/bin/chromium ] && [ -z "${SKIP_CHROMIUM:-}" ]; then
+  echo "setup: installing Debian's chromium ..."
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  pip_quiet $SUDO apt-get install -y -q chromium || {
+    pip_quiet $SUDO apt-get update -q && pip_quiet $SUDO apt-get install -y -q chromium; }
+fi
+
 build .venv-server "scripts/setup.sh" "haupt[sandbox]==2.18.0" "polyaxon==2.18.0"
 build .venv "scripts/setup.sh pyproject.toml scripts/constraints.txt" \
   -c scripts/constraints.txt "torch==2.13.0" -e ".[dev,all]"
