@@ -98,17 +98,27 @@ def _current(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         run = TRACKING_RUN
         if run is None:
-            if env.read_bool(env.NO_OP):
-                return None
-            raise PolyaxonError(f"tracking.{fn.__name__}() needs a run: call tracking.init() first.")
+            return _no_run(fn.__name__)
         return getattr(run, fn.__name__)(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-@_current
+def _no_run(name: str) -> None:
+    if not env.read_bool(env.NO_OP):
+        raise PolyaxonError(f"tracking.{name}() needs a run: call tracking.init() first.")
+
+
 def log_metrics(step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
-    """Log scalar metrics at ``step`` (enqueued; written and uploaded in the background)."""
+    """Log scalar metrics at ``step`` (enqueued; written and uploaded in the background).
+
+    Written out rather than through ``_current``: this is the call inside training loops.
+    """
+    run = TRACKING_RUN
+    if run is None:
+        _no_run("log_metrics")
+        return
+    run._log_metrics(step, timestamp, metrics)
 
 
 @_current

@@ -61,11 +61,19 @@ class Recorder:
         self.mirror = mirror
         self.names = EventNames()
         self.lineage = Lineage(root)
-        self.writer = EventWriter(root, on_flush=mirror.files_changed if mirror is not None else None)
+        self.metric_stems: dict[str, str] = {}  # names already validated; the fast path in Run checks here
+        self.writer = EventWriter(
+            root, on_flush=mirror.files_changed if mirror is not None else None, stems=self.metric_stems
+        )
 
     def metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
-        stem = self.names.stem
-        values = [(stem("metric", name), to_number(name, value)) for name, value in metrics.items()]
+        """Validate names and values (the slow path: new names, non-float values, explicit timestamps)."""
+        stems = self.metric_stems
+        values = {}
+        for name, value in metrics.items():
+            if name not in stems:
+                stems[name] = self.names.stem("metric", name)
+            values[name] = to_number(name, value)
         self.writer.put(("metrics", to_step(step), to_timestamp(timestamp), values))
 
     def text(self, name: str, text: str, step: Any, timestamp: Any) -> None:

@@ -27,6 +27,7 @@ from .start import start
 __all__ = ["Run"]
 
 _STATUSES = DONE_STATUSES | {"running"}
+_now = time.time
 
 
 class Run:
@@ -73,6 +74,8 @@ class Run:
         self._has_metrics = False
         self._user_outputs: set[str] = set()
         self._recorder = Recorder(self.folder.path, self._mirror)
+        self._metric_stems = self._recorder.metric_stems
+        self._put = self._recorder.writer.put
         process.register(self)
 
     @property
@@ -234,8 +237,22 @@ class Run:
 
         Values: Python or numpy numbers, bools, one-element tensors of any framework.
         """
+        self._log_metrics(step, timestamp, metrics)
+
+    def _log_metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
+        """``log_metrics`` with the caller's own dict (``tracking.log_metrics`` passes its kwargs as they are)."""
         if self._ended:
             self._check_open()
+        # Fast path (the common case inside a training loop): known names, float/int values, int step.
+        stems = self._metric_stems
+        for name, value in metrics.items():
+            kind = type(value)
+            if (kind is not float and kind is not int) or name not in stems:
+                break
+        else:
+            if timestamp is None and (step is None or type(step) is int) and self._has_metrics:
+                self._put(("metrics", step, _now(), metrics))  # ``metrics`` is this call's own dict
+                return
         self._recorder.metrics(step, timestamp, metrics)
         if not self._has_metrics:
             self._first_metrics()

@@ -33,8 +33,10 @@ class EventWriter:
         *,
         flush_interval: float = 1.0,
         on_flush: Callable[[set[str]], None] | None = None,
+        stems: dict[str, str] | None = None,
     ) -> None:
         self.root = Path(root)
+        self.stems = {} if stems is None else stems  # metric name -> file stem, filled by the caller's side
         self.flush_interval = flush_interval
         self._on_flush = on_flush
         self._queue: SimpleQueue[Any] = SimpleQueue()
@@ -50,7 +52,10 @@ class EventWriter:
     # --- caller side -------------------------------------------------------------------
 
     def put(self, item: tuple[Any, ...]) -> None:
-        """Queue ``("metrics", step, ts, [(stem, value), ...])`` or ``(kind, stem, step, ts, value)``."""
+        """Queue ``("metrics", step, ts, {name: value})`` or ``(kind, stem, step, ts, value)``.
+
+        Metric names are mapped to stems here (via ``stems``), not on the caller's thread.
+        """
         self._queue.put(item)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -114,7 +119,9 @@ class EventWriter:
                 _, step, ts, values = item
                 stamp = self._timestamp(ts)
                 prefix = f"\n{'' if step is None else step}|{stamp}|"
-                for stem, value in values:
+                stems = self.stems
+                for name, value in values.items():
+                    stem = stems.get(name, name)
                     self._row("metric", stem, prefix + format_value(value))
                     self._series("metric", stem).add(step, ts, value)
             else:

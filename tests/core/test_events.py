@@ -153,9 +153,9 @@ def test_names_that_cannot_be_file_names_are_refused_when_logged(project: str) -
 def test_metric_rows_exact_text(tmp_path: Path) -> None:
     changed: list[set[str]] = []
     writer = EventWriter(tmp_path, flush_interval=0.05, on_flush=changed.append)
-    writer.put(("metrics", 1, TS, [("loss", 0.5), ("acc", 3)]))
-    writer.put(("metrics", None, TS, [("loss", float("nan")), ("acc", 0.1)]))
-    writer.put(("metrics", 3, TS + 1, [("loss", float("inf")), ("acc", float("-inf"))]))
+    writer.put(("metrics", 1, TS, {"loss": 0.5, "acc": 3}))
+    writer.put(("metrics", None, TS, {"loss": float("nan"), "acc": 0.1}))
+    writer.put(("metrics", 3, TS + 1, {"loss": float("inf"), "acc": float("-inf")}))
     model = '{"path": "assets/model/best_5.bin"}'
     writer.put(("model", "best", 5, TS, model))
     assert writer.flush(5)
@@ -188,7 +188,7 @@ def test_text_rows_are_json_lines_without_header(tmp_path: Path) -> None:
 def test_reopening_appends_under_one_header(tmp_path: Path) -> None:
     for step in (1, 2):
         writer = EventWriter(tmp_path, flush_interval=0.05)
-        writer.put(("metrics", step, TS, [("loss", float(step))]))
+        writer.put(("metrics", step, TS, {"loss": float(step)}))
         writer.put(("text", "notes", step, TS, f"t{step}"))
         assert writer.close(5)
     assert (tmp_path / "events/metric/loss.plx").read_text() == f"{HEADER}\n1|{STAMP}|1.0\n2|{STAMP}|2.0"
@@ -198,7 +198,7 @@ def test_reopening_appends_under_one_header(tmp_path: Path) -> None:
 
 def test_writer_flushes_on_its_own_within_the_interval(tmp_path: Path) -> None:
     writer = EventWriter(tmp_path, flush_interval=0.05)
-    writer.put(("metrics", 1, TS, [("loss", 1.5)]))
+    writer.put(("metrics", 1, TS, {"loss": 1.5}))
     path = tmp_path / "events/metric/loss.plx"
     expected, deadline = f"{HEADER}\n1|{STAMP}|1.5", time.monotonic() + 2
     while time.monotonic() < deadline and not (path.exists() and path.read_text() == expected):
@@ -338,3 +338,29 @@ def test_log_metrics_does_no_io_on_the_calling_thread(project: str) -> None:
     assert len(rows) == 1000 and rows[-1].endswith("|499.5")
     assert len((root / "events/metric/acc.plx").read_text().split("\n")) == 501
     assert json.loads((root / "run.plx.json").read_text())["meta_info"]["has_metrics"] is True
+
+
+def test_the_fast_path_still_validates_every_call(tmp_path: Path) -> None:
+    """Known names with float/int values skip validation; anything else must still be checked and converted."""
+    run = tracking.init(project="p", is_offline=True)
+    assert run is not None
+    run.log_metrics(step=0, loss=1.0, n=1)
+    run.log_metrics(step=1, loss=0.5, n=2)  # fast path
+    with pytest.raises(InvalidValueError, match="'loss' must be a number, got str"):
+        run.log_metrics(step=2, loss="0.1")
+    with pytest.raises(InvalidValueError, match="step must be an integer"):
+        run.log_metrics(step=2.5, loss=0.1)
+    with pytest.raises(InvalidNameError):
+        run.log_metrics(step=2, loss=0.1, **{"bad|name": 1.0})
+    run.log_metrics(step=np.int64(3), loss=np.float32(0.25), n=True)  # converted on the slow path
+    tracking.log_metrics(step=4, loss=0.125, n=4)  # the module-level call takes the same path
+    assert run.end() is True
+    rows = (Path(run.get_artifacts_path()) / "events/metric/loss.plx").read_text().split("\n")[1:]
+    assert [(r.split("|")[0], r.split("|")[2]) for r in rows] == [
+        ("0", "1.0"),
+        ("1", "0.5"),
+        ("3", "0.25"),
+        ("4", "0.125"),
+    ]
+    n_rows = (Path(run.get_artifacts_path()) / "events/metric/n.plx").read_text().split("\n")[1:]
+    assert [r.split("|")[2] for r in n_rows] == ["1", "2", "1", "4"]
