@@ -36,14 +36,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def archive(source: Path, target: Path, *, bookkeeping: bool = True) -> int:
+def archive(source: Path, target: Path, *, bookkeeping: bool = True, compresslevel: int = 6) -> int:
     """Write ``source``'s files (paths relative to it) into the tar.gz ``target``; the number of files.
 
     ``bookkeeping=False`` leaves out our own files (``*.plx.json``, hidden and temporary files),
     which the server must not receive as artifacts.
     """
     count = 0
-    with tarfile.open(target, "w:gz") as tar:
+    with tarfile.open(target, "w:gz", compresslevel=compresslevel) as tar:
         for path in sorted(source.rglob("*")):
             rel = path.relative_to(source)
             if path.is_dir():

@@ -30,6 +30,7 @@ __all__ = ["Mirror"]
 
 _MAX_BACKOFF = 30.0
 _MIN_INTERVAL = 2.0  # seconds between two uploads of the same file during the run
+_BATCH_MIN = 4  # this many changed event files in one folder go up as one archive of the folder
 # 4xx answers worth retrying (the sandbox has been seen to answer a valid PATCH with 405 once).
 _TRANSIENT = frozenset({401, 403, 405, 408, 409, 423, 429})
 
@@ -47,9 +48,13 @@ class Mirror:
         created_on_server: bool = True,
         root: Path,
         uploads: bool = True,
+        owns_events: bool = False,
     ) -> None:
         self._root = root
         self._uploads_enabled = uploads
+        # The server's events/ holds only what this mirror sent (a run we created), so an events
+        # folder can be replaced whole by one archive; for runs we attached to it may hold more.
+        self._owns_events = owns_events
         self._state = state
         self._client = client
         self._on_pending = on_pending
@@ -220,8 +225,12 @@ class Mirror:
         api = self._client.client
         with self._cv:
             due = self._due_files()
-        for rel in due:
-            self._upload(rel)
+        for rel_dir, files in self._batches(due):
+            if rel_dir is None:
+                for rel in files:
+                    self._upload(rel)
+            else:
+                self._upload_folder(rel_dir)
         with self._cv:
             lineage = list(self._lineage)
         if lineage:
@@ -253,11 +262,46 @@ class Mirror:
         self._uploads[rel] = (sent + size, time.monotonic())
         self.bytes_uploaded += size
 
+    def _batches(self, due: list[str]) -> list[tuple[str | None, list[str]]]:
+        """Group due files: many in one ``events/<kind>`` folder go as one archive (one request, not one each)."""
+        if not self._owns_events:
+            return [(None, due)]
+        by_dir: dict[str, list[str]] = {}
+        for rel in due:
+            by_dir.setdefault(rel.rsplit("/", 1)[0] if "/" in rel else "", []).append(rel)
+        single: list[str] = []
+        batches: list[tuple[str | None, list[str]]] = []
+        for rel_dir, files in by_dir.items():
+            if len(files) >= _BATCH_MIN and rel_dir.startswith("events/") and rel_dir.count("/") == 1:
+                batches.append((rel_dir, files))
+            else:
+                single.extend(files)
+        return [(None, single), *batches] if single else batches
+
+    def _upload_folder(self, rel_dir: str) -> None:
+        """Replace the server's ``rel_dir`` with the local one (it holds everything sent there, and more)."""
+        path = self._root / rel_dir
+        files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+        sizes = {f"{rel_dir}/{p.name}": p.stat().st_size for p in files}
+        with self._cv:
+            self._dirty_files.difference_update(sizes)
+        try:
+            size = self._upload_dir(path, rel_dir)
+        except Exception:
+            with self._cv:
+                self._dirty_files.update(sizes)
+            raise
+        now = time.monotonic()
+        for rel, file_size in sizes.items():
+            sent, _ = self._uploads.get(rel, (0, 0.0))
+            self._uploads[rel] = (sent + file_size, now)
+        self.bytes_uploaded += size
+
     def _upload_dir(self, path: Path, rel: str) -> int:
         state = self._state
         with tempfile.TemporaryDirectory(prefix="plx-upload-") as tmp:
             target = Path(tmp) / f"{path.name}.tar.gz"
-            archive(path, target)
+            archive(path, target, compresslevel=1)  # fast: this runs beside training
             return self._client.client.upload_tar(state.owner, state.project, state.uuid, target, rel)
 
     def _send_patch(self, patch: dict[str, Any]) -> None:

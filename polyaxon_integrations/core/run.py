@@ -67,6 +67,7 @@ class Run:
                 created_on_server=begun.created_on_server,
                 root=self.folder.path,
                 uploads=begun.uploads,
+                owns_events=begun.owns_events,
             )
             self._mirror.mark(fields=begun.fields)
         if not self.is_managed:

@@ -32,6 +32,8 @@ class Start:
     uploads: bool = True
     #: fields changed locally at start that the server must be sent (name, description, tags)
     fields: list[str] = field(default_factory=list)
+    #: the run is new: its files on the server are only ever the ones this process sends
+    owns_events: bool = False
 
 
 def start(
@@ -135,9 +137,9 @@ def _new(
             f"{exc} Logging to {folder.path}; it is sent when the server answers, or run `{folder.sync_command}`.",
         )
         state.set_status("running")
-        return Start(state, folder, created_on_server=False)
+        return Start(state, folder, created_on_server=False, owns_events=True)
     state = RunState.from_server(data, context.owner, context.project)
     if not state.conditions:
         state.set_status("created")
     state.set_status("running")
-    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True)
+    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, owns_events=True)

@@ -223,3 +223,33 @@ def test_end_keeps_its_time_limit_when_the_server_hangs(monkeypatch: pytest.Monk
     assert [row.split("|")[2] for row in rows] == [repr(step / 2) for step in range(300)]
     assert json.loads((folder / ".sync.plx.json").read_text())["pending"] is True
     assert json.loads((folder / "run.plx.json").read_text())["status"] == "succeeded"
+
+
+def test_many_metrics_go_up_as_one_archive_and_attached_runs_keep_what_others_sent(
+    host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A new run sends a folder of many changed event files as one archive (compressed, one request);
+    a run attached from elsewhere never replaces a folder, so the other writer's files survive."""
+    first_names = [f"first_{i}" for i in range(12)]
+    run = start(project)
+    for step in range(300):
+        run.log_metrics(step=step, **{name: step * (i + 1) / 7 for i, name in enumerate(first_names)})
+    assert run.end() is True
+    files = Path(run.get_artifacts_path()) / "events" / "metric"
+    on_disk = sum(p.stat().st_size for p in files.iterdir())
+    assert run._mirror is not None and run._mirror.bytes_uploaded < on_disk  # gzip: the archive path was taken
+
+    monkeypatch.setenv("POLYAXON_OFFLINE_ROOT", str(tmp_path / "elsewhere"))  # another machine's folder
+    attached = tracking.init(project=project, run_uuid=run.run_uuid)
+    assert attached is not None
+    later_names = [f"later_{i}" for i in range(6)]
+    for step in range(300, 320):
+        attached.log_metrics(step=step, **{name: float(step) for name in later_names})
+    assert attached.end() is True
+
+    served = api.get_metrics("default", project, run.run_uuid, first_names + later_names)
+    for i, name in enumerate(first_names):
+        assert served[name]["step"] == list(range(300))
+        assert served[name]["metric"] == pytest.approx([step * (i + 1) / 7 for step in range(300)])
+    for name in later_names:
+        assert served[name]["step"] == list(range(300, 320))
