@@ -122,21 +122,19 @@ def format_timestamp(ts: float) -> str:
     return str(datetime.fromtimestamp(ts, timezone.utc))
 
 
-def format_value(value: float | int) -> str:
-    return repr(value) if type(value) is float else str(value)
-
-
 @dataclass
 class Series:
     """Running summary of one metric series, for the lineage entry and the outputs summary.
 
-    Quantiles come from a fixed-size reservoir, so memory stays flat however long the run.
+    Values arrive in batches (one per writer flush), so the per-point work is a few C-level
+    passes over a list. Quantiles come from a fixed-size reservoir (Li's algorithm L: random
+    numbers only for the points that enter it), so memory stays flat however long the run.
     """
 
     count: int = 0
     finite: int = 0
     mean: float = 0.0
-    m2: float = 0.0  # Welford's running sum of squared deviations: stable for large values
+    m2: float = 0.0  # running sum of squared deviations (merged per batch, Chan et al.): stable for large values
     minimum: float = math.inf
     maximum: float = -math.inf
     last: float | int | None = None
@@ -147,33 +145,76 @@ class Series:
     ts_max: float | None = None
     reservoir: list[float] = field(default_factory=list)
     _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+    _w: float = 1.0  # algorithm L's running weight
+    _next: int = 0  # index (among finite values) of the next one to enter a full reservoir
 
     def add(self, step: int | None, ts: float, value: float | int | None) -> None:
         """Count one event; ``value`` is None for non-numeric kinds (text, models)."""
-        self.count += 1
-        if step is not None:
-            self.step_count += 1
-            self.step_min = step if self.step_min is None else min(self.step_min, step)
-            self.step_max = step if self.step_max is None else max(self.step_max, step)
-        self.ts_min = ts if self.ts_min is None else min(self.ts_min, ts)
-        self.ts_max = ts if self.ts_max is None else max(self.ts_max, ts)
         if value is None:
-            return
-        self.last = value
-        if not math.isfinite(value):
-            return
-        self.finite += 1
-        delta = value - self.mean
-        self.mean += delta / self.finite
-        self.m2 += delta * (value - self.mean)
-        self.minimum = min(self.minimum, value)
-        self.maximum = max(self.maximum, value)
-        if len(self.reservoir) < _RESERVOIR:
-            self.reservoir.append(value)
+            self.count += 1
+            self._add_steps([step] if step is not None else [], ts, ts)
         else:
-            slot = self._rng.randrange(self.finite)
-            if slot < _RESERVOIR:
-                self.reservoir[slot] = value
+            self.add_batch([value], [(step, ts)])
+
+    def _add_steps(self, steps: list[int], ts_min: float, ts_max: float) -> None:
+        if steps:
+            self.step_count += len(steps)
+            low, high = min(steps), max(steps)
+            self.step_min = low if self.step_min is None else min(self.step_min, low)
+            self.step_max = high if self.step_max is None else max(self.step_max, high)
+        self.ts_min = ts_min if self.ts_min is None else min(self.ts_min, ts_min)
+        self.ts_max = ts_max if self.ts_max is None else max(self.ts_max, ts_max)
+
+    def add_batch(self, values: list[float | int], when: list[tuple[int | None, float]]) -> None:
+        """Count numeric ``values`` logged at ``when`` = ``[(step, timestamp), ...]`` (same length)."""
+        if not values:
+            return
+        self.count += len(values)
+        self._add_steps([w[0] for w in when if w[0] is not None], min(w[1] for w in when), max(w[1] for w in when))
+        self.last = values[-1]
+        try:
+            total = math.fsum(values)
+        except (OverflowError, ValueError):  # inf - inf, or finite values overflowing
+            total = math.nan
+        finite = values if math.isfinite(total) else [v for v in values if math.isfinite(v)]
+        if not finite:
+            return
+        if finite is not values:
+            total = math.fsum(finite)
+        n_a, n_b = self.finite, len(finite)
+        mean_b = total / n_b
+        m2_b = math.fsum((v - mean_b) ** 2 for v in finite)
+        delta = mean_b - self.mean
+        n = n_a + n_b
+        self.mean += delta * n_b / n
+        self.m2 += m2_b + delta * delta * n_a * n_b / n
+        self.finite = n
+        low, high = min(finite), max(finite)
+        self.minimum = low if low < self.minimum else self.minimum
+        self.maximum = high if high > self.maximum else self.maximum
+        self._sample(finite, n_a)
+
+    def _sample(self, finite: list[float | int], seen: int) -> None:
+        room = _RESERVOIR - len(self.reservoir)
+        if room > 0:
+            self.reservoir.extend(float(v) for v in finite[:room])
+            seen += min(room, len(finite))
+            if len(self.reservoir) == _RESERVOIR:
+                self._skip(seen - 1)
+            finite = finite[room:]
+            if not finite:
+                return
+        end = seen + len(finite)
+        rng = self._rng
+        while self._next < end:
+            self.reservoir[rng.randrange(_RESERVOIR)] = float(finite[self._next - seen])
+            self._skip(self._next)
+
+    def _skip(self, index: int) -> None:
+        """Algorithm L: the index of the next value to enter the (full) reservoir after ``index``."""
+        rng = self._rng
+        self._w *= math.exp(math.log(1.0 - rng.random()) / _RESERVOIR)
+        self._next = index + 1 + int(math.log(1.0 - rng.random()) / math.log1p(-self._w))
 
     def summary(self) -> dict[str, Any]:
         """The lineage summary of an event series (the server's and the official client's shape)."""

@@ -16,12 +16,24 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from .events import JSONL_KINDS, Series, format_timestamp, format_value, jsonl_row
+from .events import JSONL_KINDS, Series, format_timestamp, jsonl_row
 from .guard import reraise, warn_once
 
 __all__ = ["EventWriter"]
 
 _STOP = object()
+
+
+class _MetricBuffer:
+    """One metric's points since the last write: rows to append, values and (step, ts) to summarize."""
+
+    __slots__ = ("rows", "stem", "values", "when")
+
+    def __init__(self, stem: str) -> None:
+        self.stem = stem
+        self.rows: list[str] = []
+        self.values: list[float | int] = []
+        self.when: list[tuple[int | None, float]] = []
 
 
 class EventWriter:
@@ -42,6 +54,7 @@ class EventWriter:
         self._queue: SimpleQueue[Any] = SimpleQueue()
         self._pending: dict[str, list[str]] = {}  # relative path -> rows not yet written
         self.series: dict[tuple[str, str], Series] = {}  # (kind, stem) -> summary
+        self._metrics: dict[str, _MetricBuffer] = {}  # metric name -> points since the last write
         self._ts_cache: tuple[float, str] = (-1.0, "")
         self._flushed = threading.Condition()
         self._generation = 0
@@ -115,15 +128,18 @@ class EventWriter:
         try:
             if item[0] == "call":  # a file to copy in, in order with the events
                 item[1]()
-            elif item[0] == "metrics":
+            elif item[0] == "metrics":  # the hot loop: a row and a buffered value per point, nothing more
                 _, step, ts, values = item
-                stamp = self._timestamp(ts)
-                prefix = f"\n{'' if step is None else step}|{stamp}|"
-                stems = self.stems
+                when = (step, ts)
+                prefix = f"\n{'' if step is None else step}|{self._timestamp(ts)}|"
+                stems, buffers = self.stems, self._metrics
                 for name, value in values.items():
-                    stem = stems.get(name, name)
-                    self._row("metric", stem, prefix + format_value(value))
-                    self._series("metric", stem).add(step, ts, value)
+                    buffer = buffers.get(name)
+                    if buffer is None:
+                        buffer = buffers[name] = _MetricBuffer(stems.get(name, name))
+                    buffer.rows.append(prefix + (repr(value) if type(value) is float else str(value)))
+                    buffer.values.append(value)
+                    buffer.when.append(when)
             else:
                 kind, stem, step, ts, value = item
                 if kind in JSONL_KINDS:
@@ -150,7 +166,22 @@ class EventWriter:
             rows = self._pending[rel] = []
         rows.append(row)
 
+    def _drain_metrics(self) -> None:
+        """Move buffered metric points into the pending rows and their series' summaries."""
+        for buffer in self._metrics.values():
+            if not buffer.values:
+                continue
+            rel = f"events/metric/{buffer.stem}.plx"
+            rows = self._pending.get(rel)
+            if rows is None:
+                self._pending[rel] = buffer.rows
+            else:
+                rows.extend(buffer.rows)
+            self._series("metric", buffer.stem).add_batch(buffer.values, buffer.when)
+            buffer.rows, buffer.values, buffer.when = [], [], []
+
     def _write(self) -> None:
+        self._drain_metrics()
         if not self._pending:
             return
         changed: set[str] = set()

@@ -364,3 +364,30 @@ def test_the_fast_path_still_validates_every_call(tmp_path: Path) -> None:
     ]
     n_rows = (Path(run.get_artifacts_path()) / "events/metric/n.plx").read_text().split("\n")[1:]
     assert [r.split("|")[2] for r in n_rows] == ["1", "2", "1", "4"]
+
+
+def test_series_in_batches_matches_one_by_one_and_samples_uniformly() -> None:
+    """The writer summarizes a flush's points as one batch; the result must not depend on batching."""
+    rng = np.random.default_rng(3)
+    values = sorted(float(v) for v in rng.uniform(0, 1000, 50_000))  # rising: a biased sample would show
+    values[10] = float("nan")
+    values[20_000] = float("inf")
+    batched, single = Series(), Series()
+    position = 0
+    for size in rng.integers(1, 3000, 100):
+        chunk = values[position : position + int(size)]
+        batched.add_batch(chunk, [(position + i, TS + position + i) for i in range(len(chunk))])
+        position += len(chunk)
+    for step, value in enumerate(values[:position]):
+        single.add(step, TS + step, value)
+    finite = [v for v in values[:position] if math.isfinite(v)]
+    for series in (batched, single):
+        stats = series.summary()["metric"]
+        assert stats["count"] == float(position) and stats["last"] == values[position - 1]
+        assert stats["mean"] == pytest.approx(statistics.fmean(finite), rel=1e-12)
+        assert stats["std"] == pytest.approx(statistics.stdev(finite), rel=1e-9)
+        assert stats["min"] == min(finite) and stats["max"] == max(finite)
+        assert len(series.reservoir) == 512
+        for q in (25, 50, 75):  # a uniform sample of a uniform distribution: within a few percent
+            assert stats[f"{q}%"] == pytest.approx(q * 10, abs=60)
+        assert series.summary()["step"] == {"count": position, "min": 0, "max": position - 1}
