@@ -2,7 +2,7 @@
 
 :mod:`polyaxon_integrations.lightning` and :mod:`polyaxon_integrations.pytorch_lightning` each
 subclass :class:`LoggerMixin` together with their own namespace's ``Logger`` and hand it the few
-namespace objects it needs (:class:`Namespace`), so LightningCLI's subclass checks pass in either
+namespace objects it needs (:class:`LightningNamespace`), so LightningCLI's subclass checks pass in either
 namespace and importing one never imports the other. This module imports no framework.
 """
 
@@ -24,13 +24,13 @@ from .core.params import flatten_params
 from .core.run import Run
 from .core.run_client import RunClient
 
-__all__ = ["LoggerMixin", "Namespace"]
+__all__ = ["LoggerMixin", "LightningNamespace"]
 
 FRAMEWORK = "lightning"
 
 
 @dataclass(frozen=True)
-class Namespace:
+class LightningNamespace:
     """What the logger needs from one Lightning namespace."""
 
     rank_zero_only: Any  # the namespace's ``rank_zero_only`` (its ``.rank`` is set by Lightning)
@@ -53,7 +53,7 @@ def _score(value: Any) -> float | None:
 class LoggerMixin:
     """The logic of ``PolyaxonLogger``; the namespace modules combine it with their ``Logger``."""
 
-    _lightning: ClassVar[Namespace]
+    _lightning: ClassVar[LightningNamespace]
 
     def __init__(
         self,
@@ -72,6 +72,18 @@ class LoggerMixin:
         save_dir: str | os.PathLike[str] = ".",
         end_on_finalize: bool = False,
     ) -> None:
+        """Keep the ``tracking.init`` arguments; the run starts when training does, on rank zero.
+
+        ``project``, ``owner``, ``run_uuid``, ``is_new``, ``is_offline``, ``client``, ``name``,
+        ``description``, ``tags``: as for ``tracking.init`` (none given: reuse a run the user
+        started, else the scheduled run in a cluster, else the environment's project).
+        ``prefix``: put before every metric name (``"train"`` -> ``train/loss``).
+        ``log_model``: ``False``; ``True`` = the best and the last checkpoint when training
+        ends; ``"all"`` = every checkpoint as ModelCheckpoint saves it (copied and uploaded by
+        a worker thread). ``save_dir``: where Lightning writes checkpoints
+        (``<save_dir>/<project>/<run uuid>/checkpoints``). ``end_on_finalize``: end the run when
+        a stage succeeds (the official client's option) instead of at process end or ``end()``.
+        """
         super().__init__()
         if log_model not in (True, False, "all"):
             raise ConfigError(f"log_model={log_model!r}: use False, True (best and last at the end) or 'all'.")

@@ -11,16 +11,17 @@ both share one implementation (:mod:`polyaxon_integrations._lightning_impl`).
 from __future__ import annotations
 
 try:
-    from lightning.pytorch.loggers.logger import DummyExperiment, Logger
+    from lightning.fabric.loggers.logger import _DummyExperiment
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.loggers.logger import Logger
     from lightning.pytorch.loggers.utilities import _scan_checkpoints
-    from lightning.pytorch.utilities.model_summary import ModelSummary
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.utilities.model_summary.model_summary import ModelSummary
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "polyaxon_integrations.lightning needs Lightning: pip install 'polyaxon-integrations[lightning]'"
     ) from exc
 
-from ._lightning_impl import LoggerMixin, Namespace
+from ._lightning_impl import LightningNamespace, LoggerMixin
 
 __all__ = ["PolyaxonCallback", "PolyaxonLogger"]
 
@@ -38,11 +39,11 @@ class PolyaxonLogger(LoggerMixin, Logger):
     >>> Trainer(logger=logger, max_epochs=3).fit(model)  # doctest: +SKIP
     """
 
-    _lightning = Namespace(
+    _lightning = LightningNamespace(
         rank_zero_only=rank_zero_only,
         model_summary=ModelSummary,
         scan_checkpoints=_scan_checkpoints,
-        dummy_experiment=DummyExperiment,
+        dummy_experiment=_DummyExperiment,
     )
 
 

@@ -11,17 +11,18 @@ both share one implementation (:mod:`polyaxon_integrations._lightning_impl`).
 from __future__ import annotations
 
 try:
-    from pytorch_lightning.loggers.logger import DummyExperiment, Logger
+    from lightning_fabric.loggers.logger import _DummyExperiment
+    from lightning_fabric.utilities.rank_zero import rank_zero_only
+    from pytorch_lightning.loggers.logger import Logger
     from pytorch_lightning.loggers.utilities import _scan_checkpoints
-    from pytorch_lightning.utilities.model_summary import ModelSummary
-    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+    from pytorch_lightning.utilities.model_summary.model_summary import ModelSummary
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "polyaxon_integrations.pytorch_lightning needs PyTorch Lightning: "
         "pip install 'polyaxon-integrations[pytorch-lightning]'"
     ) from exc
 
-from ._lightning_impl import LoggerMixin, Namespace
+from ._lightning_impl import LightningNamespace, LoggerMixin
 
 __all__ = ["PolyaxonCallback", "PolyaxonLogger"]
 
@@ -39,11 +40,11 @@ class PolyaxonLogger(LoggerMixin, Logger):
     >>> Trainer(logger=logger, max_epochs=3).fit(model)  # doctest: +SKIP
     """
 
-    _lightning = Namespace(
+    _lightning = LightningNamespace(
         rank_zero_only=rank_zero_only,
         model_summary=ModelSummary,
         scan_checkpoints=_scan_checkpoints,
-        dummy_experiment=DummyExperiment,
+        dummy_experiment=_DummyExperiment,
     )
 
 
