@@ -123,13 +123,15 @@ def test_pytorch_lightning_namespace_best_and_last(host: str, api: PolyaxonClien
     fit = trainer(PL, logger, callbacks=[checkpoint], max_epochs=3)
     model = module_class(PL)(lr=0.05)
     fit.fit(model, data(), data())
-    fit.validate(model, data())  # Lightning logs the hyperparameters again: nothing changes
+    trainer(PL, logger).validate(model, data())  # another Trainer, same run; hyperparameters logged again
     logger.log_hyperparams({"lr": 0.01})  # a changed value updates the inputs
     uuid = logger.experiment.run_uuid
     logger.end()
 
     served = only_run(api, project)
     assert served["uuid"] == uuid and served["status"] == "succeeded"
+    val = api.get_metrics(OWNER, project, uuid, ["val_loss"])["val_loss"]["step"]
+    assert val == [BATCHES - 1, 2 * BATCHES - 1, 3 * BATCHES - 1, 0]  # the second Trainer starts at step 0
     assert served["inputs"]["lr"] == 0.01 and served["inputs"]["fail_at"] == -1
     assert api.get_metrics(OWNER, project, uuid, ["train_loss"])["train_loss"]["step"] == list(range(3 * BATCHES))
     entries = lineage(api, project, uuid)
