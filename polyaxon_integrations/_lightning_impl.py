@@ -20,6 +20,7 @@ from .core.adapter import LazyRun
 from .core.client import PolyaxonClient
 from .core.exceptions import ConfigError
 from .core.guard import guarded
+from .core.names import normalize_uuid, split_project, validate_slug
 from .core.params import flatten_params
 from .core.run import Run
 from .core.run_client import RunClient
@@ -89,6 +90,12 @@ class LoggerMixin:
             raise ConfigError(f"log_model={log_model!r}: use False, True (best and last at the end) or 'all'.")
         if not isinstance(prefix, str):
             raise ConfigError(f"prefix={prefix!r}: expected a string such as 'train'.")
+        if owner is not None:  # bad names fail here, not when training starts
+            validate_slug(owner, "owner")
+        if project is not None:
+            split_project(project, owner)
+        if run_uuid is not None:
+            run_uuid = normalize_uuid(run_uuid)
         self._lazy = LazyRun(
             project=project,
             owner=owner,

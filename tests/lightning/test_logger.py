@@ -24,6 +24,7 @@ from polyaxon_integrations import lightning as pl_adapter
 from polyaxon_integrations import pytorch_lightning as ptl_adapter
 from polyaxon_integrations.client import PolyaxonClient, RunClient
 from polyaxon_integrations.core import env
+from polyaxon_integrations.core.exceptions import ConfigError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from polyaxon_integrations.core.run import Run
 from tests.lightning.tiny import BATCHES, Optim, data, module_class, trainer
@@ -46,6 +47,20 @@ def only_run(api: PolyaxonClient, project: str) -> dict[str, Any]:
     runs = api.list_runs(OWNER, project)
     assert len(runs) == 1, [r["uuid"] for r in runs]
     return runs[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"log_model": "best"}, "log_model='best'"),
+        ({"project": "my project"}, "Invalid project"),
+        ({"project": "p", "owner": "a/b"}, "Invalid owner"),
+        ({"run_uuid": "nope"}, "Invalid run_uuid"),
+    ],
+)
+def test_misconfiguration_fails_at_construction(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        pl_adapter.PolyaxonLogger(**kwargs)
 
 
 def test_fit_then_test_log_one_run(
