@@ -2,8 +2,8 @@
 
     python -m tests.lightning.tiny MODE NAMESPACE PROJECT
 
-MODE: ``exit`` (fit, no ``end()``: the process ends the run), ``interrupt`` (Ctrl-C in a training
-step), ``ddp`` (two CPU processes). Prints ``uuid=<run uuid>`` from rank zero.
+MODE: ``interrupt`` (Ctrl-C in a training step) or ``ddp`` (two CPU processes); neither calls
+``end()``. Prints ``uuid=<run uuid>`` from rank zero; fails if the other namespace was imported.
 """
 
 from __future__ import annotations
@@ -102,12 +102,12 @@ def main(mode: str, ns: str, project: str) -> None:
     model = module_class(pl)(fail_at=3 if mode == "interrupt" else -1)
     model.interrupt = mode == "interrupt"
     fit = trainer(pl, logger, **options)
+    assert other not in sys.modules, f"{ns} imported {other}"
     try:
         fit.fit(model, data(), data())
     finally:
         if fit.global_rank == 0 and logger.run is not None:
             print(f"uuid={logger.run.run_uuid}", flush=True)
-    assert other not in sys.modules, f"{ns} imported {other}"
 
 
 if __name__ == "__main__":
