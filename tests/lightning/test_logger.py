@@ -259,8 +259,8 @@ def test_offline_then_sync(host: str, api: PolyaxonClient, project: str, monkeyp
     fit = trainer(L, logger, max_epochs=1, callbacks=[L.callbacks.ModelCheckpoint(monitor="val_loss")])
     fit.fit(module_class(L)(), data(), data())
     monkeypatch.setenv(env.RERAISE, "false")
-    with pytest.warns(PolyaxonWarning, match="log_metrics"):
-        logger.log_metrics({"bad|name": 1.0}, step=99)  # a tracking error warns; training would go on
+    with pytest.warns(PolyaxonWarning, match=r"bad\\|name"):
+        logger.log_metrics({"bad|name": 1.0, "extra": 2.0}, step=99)  # warns; the good metric is kept
     uuid = logger.experiment.run_uuid
     logger.end()
 
@@ -278,6 +278,8 @@ def test_offline_then_sync(host: str, api: PolyaxonClient, project: str, monkeyp
     served = only_run(api, project)
     assert served["uuid"] == uuid and served["status"] == "succeeded"
     assert served["inputs"]["model/params_total"] == PARAMS
-    assert api.get_metrics(OWNER, project, uuid, ["train_loss"])["train_loss"]["step"] == list(range(BATCHES))
+    metrics = api.get_metrics(OWNER, project, uuid, ["train_loss", "extra"])
+    assert metrics["train_loss"]["step"] == list(range(BATCHES))
+    assert metrics["extra"]["step"] == [99] and metrics["extra"]["metric"] == [2.0]
     assert ("model", f"checkpoint-{BATCHES}") in lineage(api, project, uuid)
     assert set(files(api, host, project, uuid, "assets/model")) == {f"checkpoint_{BATCHES}.ckpt"}
