@@ -259,7 +259,7 @@ def test_offline_then_sync(host: str, api: PolyaxonClient, project: str, monkeyp
     fit = trainer(L, logger, max_epochs=1, callbacks=[L.callbacks.ModelCheckpoint(monitor="val_loss")])
     fit.fit(module_class(L)(), data(), data())
     monkeypatch.setenv(env.RERAISE, "false")
-    with pytest.warns(PolyaxonWarning, match=r"bad\\|name"):
+    with pytest.warns(PolyaxonWarning, match=r"bad\|name"):
         logger.log_metrics({"bad|name": 1.0, "extra": 2.0}, step=99)  # warns; the good metric is kept
     uuid = logger.experiment.run_uuid
     logger.end()
