@@ -1,0 +1,347 @@
+"""The Lightning logger, written once for both namespaces (``lightning.pytorch`` and ``pytorch_lightning``).
+
+:mod:`polyaxon_integrations.lightning` and :mod:`polyaxon_integrations.pytorch_lightning` each
+subclass :class:`LoggerMixin` together with their own namespace's ``Logger`` and hand it the few
+namespace objects it needs (:class:`LightningNamespace`), so LightningCLI's subclass checks pass in either
+namespace and importing one never imports the other. This module imports no framework.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from .core.adapter import LazyRun
+from .core.client import PolyaxonClient
+from .core.exceptions import ConfigError
+from .core.guard import guarded
+from .core.names import normalize_uuid, split_project, validate_slug
+from .core.params import flatten_params
+from .core.run import Run
+from .core.run_client import RunClient
+
+__all__ = ["LoggerMixin", "LightningNamespace"]
+
+FRAMEWORK = "lightning"
+
+
+@dataclass(frozen=True)
+class LightningNamespace:
+    """What the logger needs from one Lightning namespace."""
+
+    rank_zero_only: Any  # the namespace's ``rank_zero_only`` (its ``.rank`` is set by Lightning)
+    model_summary: Callable[..., Any]  # ``utilities.model_summary.ModelSummary``
+    scan_checkpoints: Callable[[Any, dict[str, float]], list[tuple[float, str, Any, str]]]
+    dummy_experiment: Callable[[], Any]  # what ``experiment`` is on other ranks
+
+    @property
+    def rank(self) -> int:
+        return int(getattr(self.rank_zero_only, "rank", 0) or 0)
+
+
+def _score(value: Any) -> float | None:
+    if value is None:
+        return None
+    item = getattr(value, "item", None)
+    return float(item() if callable(item) else value)
+
+
+def _log_each_good_one(run: Run, step: int | None, values: dict[str, Any]) -> None:
+    """Log ``values``; one bad name or value costs only itself (then raises, for the guard to warn)."""
+    try:
+        run.log_metrics(step=step, **values)
+    except ConfigError:
+        errors = []
+        for key, value in values.items():
+            try:
+                run.log_metrics(step=step, **{key: value})
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0] from None
+
+
+class LoggerMixin:
+    """The logic of ``PolyaxonLogger``; the namespace modules combine it with their ``Logger``."""
+
+    _lightning: ClassVar[LightningNamespace]
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        owner: str | None = None,
+        run_uuid: str | None = None,
+        is_new: bool | None = None,
+        is_offline: bool | None = None,
+        client: PolyaxonClient | RunClient | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: str | list[str] | None = None,
+        prefix: str = "",
+        log_model: bool | Literal["all"] = False,
+        save_dir: str | os.PathLike[str] = ".",
+        end_on_finalize: bool = False,
+    ) -> None:
+        """Keep the ``tracking.init`` arguments; the run starts when training does, on rank zero.
+
+        ``project``, ``owner``, ``run_uuid``, ``is_new``, ``is_offline``, ``client``, ``name``,
+        ``description``, ``tags``: as for ``tracking.init`` (none given: reuse a run the user
+        started, else the scheduled run in a cluster, else the environment's project).
+        ``prefix``: put before every metric name (``"train"`` -> ``train/loss``).
+        ``log_model``: ``False``; ``True`` = the best and the last checkpoint when training
+        ends; ``"all"`` = every checkpoint as ModelCheckpoint saves it (copied and uploaded by
+        a worker thread). ``save_dir``: where Lightning writes checkpoints
+        (``<save_dir>/<project>/<run uuid>/checkpoints``). ``end_on_finalize``: end the run when
+        a stage succeeds (the official client's option) instead of at process end or ``end()``.
+        """
+        super().__init__()
+        if log_model not in (True, False, "all"):
+            raise ConfigError(f"log_model={log_model!r}: use False, True (best and last at the end) or 'all'.")
+        if not isinstance(prefix, str):
+            raise ConfigError(f"prefix={prefix!r}: expected a string such as 'train'.")
+        if owner is not None:  # bad names fail here, not when training starts
+            validate_slug(owner, "owner")
+        if project is not None:
+            split_project(project, owner)
+        if run_uuid is not None:
+            run_uuid = normalize_uuid(run_uuid)
+        self._lazy = LazyRun(
+            project=project,
+            owner=owner,
+            run_uuid=run_uuid,
+            is_new=is_new,
+            is_offline=is_offline,
+            client=client,
+            name=name,
+            description=description,
+            tags=tags,
+        )
+        self._prefix = prefix
+        self._log_model: bool | Literal["all"] = log_model
+        self._save_dir = os.fspath(save_dir)
+        self._end_on_finalize = end_on_finalize
+        self._reset_process_state()
+
+    def _reset_process_state(self) -> None:
+        """What lives in this process only: callbacks, the module, what was logged."""
+        self._callbacks: dict[int, Any] = {}  # id -> ModelCheckpoint (weak proxies from Lightning)
+        self._module: weakref.ref[Any] | None = None
+        self._summarized: int | None = None  # id of the module whose summary was saved
+        self._logged_model_time: dict[str, float] = {}  # checkpoint path -> mtime when logged
+        self._logged_rel: dict[str, str] = {}  # checkpoint path -> where the run keeps its copy
+        self._last_epoch: tuple[int | None, Any] = (None, None)  # (step, epoch) last logged
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_callbacks", "_module", "_summarized", "_logged_model_time", "_logged_rel", "_last_epoch"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_process_state()
+
+    # --- what Lightning reads (cheap: none of these starts a run) -------------------
+
+    @property
+    def experiment(self) -> Run | Any:
+        """The core :class:`~polyaxon_integrations.tracking.Run` on rank zero (started now if needed)."""
+        run = self._run()
+        return run if run is not None else self._lightning.dummy_experiment()
+
+    @property
+    def name(self) -> str:
+        """The project: Lightning groups versions (runs) under it, as W&B's logger does."""
+        run = self._lazy.run
+        if run is not None:
+            return run.project
+        project = self._lazy.init_kwargs.get("project")
+        return str(project).rsplit("/", 1)[-1] if project else "polyaxon"
+
+    @property
+    def version(self) -> str | None:
+        """The run's uuid (None before the run is known)."""
+        run = self._lazy.run
+        if run is not None:
+            return run.run_uuid
+        run_uuid = self._lazy.init_kwargs.get("run_uuid")
+        return str(run_uuid) if run_uuid else None
+
+    @property
+    def save_dir(self) -> str:
+        """Where Lightning puts checkpoints: ``<save_dir>/<project>/<run uuid>/checkpoints``."""
+        return self._save_dir
+
+    @property
+    def log_dir(self) -> str | None:
+        """The run's local folder, once the run is known."""
+        run = self._lazy.run
+        return run.get_artifacts_path() if run is not None else None
+
+    @property
+    def run(self) -> Run | None:
+        """The run if already started on this rank (never starts one)."""
+        return self._lazy.run
+
+    def _run(self) -> Run | None:
+        if self._lightning.rank != 0:
+            return None
+        return self._lazy.get()
+
+    # --- hooks (rank zero; a tracking error never stops training) -------------------
+
+    @guarded("lightning log_hyperparams")
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        """Nested dicts, Namespaces, dataclasses; logging the same values again changes nothing."""
+        run = self._run()
+        if run is None or params is None:
+            return
+        flat = flatten_params(params)
+        if flat:
+            run.log_inputs(**flat)
+
+    @guarded("lightning log_metrics")
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        run = self._run()
+        if run is None:
+            return
+        values = dict(metrics)
+        found = values.pop("step", None)
+        if step is None and found is not None:
+            step = int(found)
+        epoch = (step, values.get("epoch"))
+        if "epoch" in values and epoch == self._last_epoch:
+            del values["epoch"]  # Lightning repeats it with every call; one point per step is enough
+        self._last_epoch = epoch
+        if self._prefix:
+            values = {f"{self._prefix}/{key}": value for key, value in values.items()}
+        if values:
+            _log_each_good_one(run, step, values)
+
+    @guarded("lightning log_graph")
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        """Save the model summary and parameter counts (once per model); Lightning calls this at each stage."""
+        run = self._run()
+        if run is None:
+            return
+        self._module = weakref.ref(model)
+        if self._summarized == id(model):
+            return
+        self._summarized = id(model)
+        summary = self._lightning.model_summary(model, max_depth=-1)
+        run.log_file("model_summary.txt", str(summary))
+        run.log_inputs(
+            **{
+                "model/params_total": int(summary.total_parameters),
+                "model/params_trainable": int(summary.trainable_parameters),
+            }
+        )
+
+    @guarded("lightning after_save_checkpoint")
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """``log_model="all"``: log each new checkpoint now (copied and uploaded by the worker)."""
+        if self._lightning.rank != 0 or not self._log_model:
+            return
+        self._callbacks[id(checkpoint_callback)] = checkpoint_callback
+        run = self._run()
+        if self._log_model == "all" and run is not None:
+            self._log_new_checkpoints(run, checkpoint_callback)
+
+    def _log_new_checkpoints(self, run: Run, callback: Any) -> None:
+        step, epoch = self._progress(callback)
+        for mtime, path, score, _tag in self._lightning.scan_checkpoints(callback, self._logged_model_time):
+            name = "last" if path == getattr(callback, "last_model_path", None) else "checkpoint"
+            summary = self._checkpoint_summary(callback, path, score, epoch)
+            self._logged_rel[path] = run.log_model(path, name=name, framework=FRAMEWORK, step=step, summary=summary)
+            self._logged_model_time[path] = mtime
+
+    def _progress(self, callback: Any) -> tuple[int | None, int | None]:
+        """The trainer's global step and epoch (the module Lightning gave ``log_graph`` knows its trainer)."""
+        module = self._module() if self._module is not None else None
+        trainer = getattr(module, "_trainer", None) if module is not None else None
+        if trainer is not None:
+            return int(trainer.global_step), int(trainer.current_epoch)
+        step = getattr(callback, "_last_global_step_saved", None)
+        return (int(step) if step is not None else None), None
+
+    @staticmethod
+    def _checkpoint_summary(callback: Any, path: str, score: Any, epoch: int | None) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "score": _score(score),
+            "monitor": getattr(callback, "monitor", None),
+            "mode": getattr(callback, "mode", None),
+            "best": path == getattr(callback, "best_model_path", None),
+            "filename": Path(path).name,
+        }
+        if epoch is not None:
+            summary["epoch"] = epoch
+        return summary
+
+    def _log_final_checkpoints(self, run: Run) -> None:
+        """``log_model=True``: the best and the last checkpoint; any mode: name the best one in the outputs."""
+        for index, callback in enumerate(self._callbacks.values()):
+            best = getattr(callback, "best_model_path", "") or ""
+            best_score = _score(getattr(callback, "best_model_score", None))
+            if self._log_model is True:
+                self._log_best_and_last(run, callback, best, best_score)
+            if index == 0 and best in self._logged_rel:
+                run.log_outputs(**{"checkpoint/best": self._logged_rel[best], "checkpoint/best_score": best_score})
+
+    def _log_best_and_last(self, run: Run, callback: Any, best: str, best_score: float | None) -> None:
+        step, epoch = self._progress(callback)
+        candidates = [p for p in (getattr(callback, "last_model_path", ""), best) if p and Path(p).is_file()]
+        candidates += [p for p in getattr(callback, "best_k_models", {}) if Path(p).is_file()]
+        if not candidates:
+            return
+        last = max(candidates, key=lambda p: Path(p).stat().st_mtime)
+        chosen = [("best", best)] if best and Path(best).is_file() else []
+        chosen.append(("last", last))
+        for name, path in chosen:
+            mtime = Path(path).stat().st_mtime
+            if self._logged_model_time.get(f"{name}:{path}") == mtime:
+                continue  # fit then test: unchanged, already logged
+            score = best_score if name == "best" else _score(getattr(callback, "current_score", None))
+            summary = {**self._checkpoint_summary(callback, path, score, epoch), "step": step}
+            self._logged_rel[path] = run.log_model(path, name=name, framework=FRAMEWORK, summary=summary)
+            self._logged_model_time[f"{name}:{path}"] = mtime
+
+    @guarded("lightning finalize")
+    def finalize(self, status: str) -> None:
+        """``success`` keeps the run open (fit then test log into one run); errors end it.
+
+        Lightning passes ``failed`` for every exception, KeyboardInterrupt included (then exits
+        with status 1), so the exception being handled tells ``stopped`` from ``failed``.
+        """
+        if self._lightning.rank != 0:
+            return
+        run = self._lazy.run
+        if run is None or run.ended:
+            return
+        if status == "failed":
+            self._end_after_error(run)
+            return
+        if status == "success":
+            self._log_final_checkpoints(run)
+            if self._end_on_finalize:
+                run.end("succeeded")
+
+    def _end_after_error(self, run: Run) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, KeyboardInterrupt):
+            run.end("stopped", message="KeyboardInterrupt")
+        elif exc is not None:
+            run.end("failed", message=f"{type(exc).__name__}: {exc}"[:1000])
+        else:
+            run.end("failed", message="Lightning reported a failure")
+
+    def end(self, status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
+        """End the run now (else the process does, as ``succeeded``/``failed``/``stopped``); idempotent."""
+        run = self._lazy.run
+        if run is None or self._lightning.rank != 0:
+            return True
+        return run.end(status, message=message, timeout=timeout)

@@ -1,0 +1,51 @@
+"""Polyaxon tracking for Lightning (the ``lightning.pytorch`` namespace).
+
+>>> from lightning.pytorch import Trainer  # doctest: +SKIP
+>>> from polyaxon_integrations.lightning import PolyaxonLogger  # doctest: +SKIP
+>>> Trainer(logger=PolyaxonLogger(project="acme/mnist", log_model=True)).fit(model)  # doctest: +SKIP
+
+For the ``pytorch_lightning`` namespace use :mod:`polyaxon_integrations.pytorch_lightning`;
+both share one implementation (:mod:`polyaxon_integrations._lightning_impl`).
+"""
+
+from __future__ import annotations
+
+try:
+    from lightning.fabric.loggers.logger import _DummyExperiment
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.loggers.logger import Logger
+    from lightning.pytorch.loggers.utilities import _scan_checkpoints
+    from lightning.pytorch.utilities.model_summary.model_summary import ModelSummary
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "polyaxon_integrations.lightning needs Lightning: pip install 'polyaxon-integrations[lightning]'"
+    ) from exc
+
+from ._lightning_impl import LightningNamespace, LoggerMixin
+
+__all__ = ["PolyaxonCallback", "PolyaxonLogger"]
+
+
+class PolyaxonLogger(LoggerMixin, Logger):
+    """Log a Lightning training to Polyaxon: metrics, hyperparameters, checkpoints, model summary, status.
+
+    The run starts when training does (rank zero only), with ``tracking.init`` and the arguments
+    given here; in a Polyaxon-scheduled job it is the scheduled run. ``fit`` then ``test`` log into
+    one run, which ends with the process (``succeeded``, ``failed`` on an exception, ``stopped`` on
+    Ctrl-C) or with :meth:`end`. ``log_model``: ``False``; ``True`` logs the best and the last
+    checkpoint at the end; ``"all"`` logs every checkpoint as it is saved.
+
+    >>> logger = PolyaxonLogger(project="acme/mnist", tags=["cnn"], log_model="all")  # doctest: +SKIP
+    >>> Trainer(logger=logger, max_epochs=3).fit(model)  # doctest: +SKIP
+    """
+
+    _lightning = LightningNamespace(
+        rank_zero_only=rank_zero_only,
+        model_summary=ModelSummary,
+        scan_checkpoints=_scan_checkpoints,
+        dummy_experiment=_DummyExperiment,
+    )
+
+
+#: The official client's name (``polyaxon.tracking.contrib.pytorch_lightning.PolyaxonCallback``).
+PolyaxonCallback = PolyaxonLogger
