@@ -235,12 +235,11 @@ class LoggerMixin:
         self._summarized = id(model)
         summary = self._lightning.model_summary(model, max_depth=-1)
         run.log_file("model_summary.txt", str(summary))
-        run.log_inputs(
-            **{
-                "model/params_total": int(summary.total_parameters),
-                "model/params_trainable": int(summary.trainable_parameters),
-            }
-        )
+        counts: dict[str, Any] = {
+            "model/params_total": int(summary.total_parameters),
+            "model/params_trainable": int(summary.trainable_parameters),
+        }
+        run.log_inputs(**counts)
 
     @guarded("lightning after_save_checkpoint")
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
@@ -290,7 +289,11 @@ class LoggerMixin:
             if self._log_model is True:
                 self._log_best_and_last(run, callback, best, best_score)
             if index == 0 and best in self._logged_rel:
-                run.log_outputs(**{"checkpoint/best": self._logged_rel[best], "checkpoint/best_score": best_score})
+                best_outputs: dict[str, Any] = {
+                    "checkpoint/best": self._logged_rel[best],
+                    "checkpoint/best_score": best_score,
+                }
+                run.log_outputs(**best_outputs)
 
     def _log_best_and_last(self, run: Run, callback: Any, best: str, best_score: float | None) -> None:
         step, epoch = self._progress(callback)
