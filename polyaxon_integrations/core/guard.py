@@ -12,7 +12,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from . import env
 
@@ -51,8 +51,12 @@ def reset_warnings() -> None:
         _seen.clear()
 
 
-def guarded(cause: str, default: R | None = None) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
-    """Decorate a hook so an exception becomes one warning per ``cause`` (or re-raises in tests)."""
+def guarded(cause: str, default: Any = None) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
+    """Decorate a hook so an exception becomes one warning per ``cause`` (or re-raises in tests).
+
+    ``default`` is typed ``Any`` so that ``R`` is bound by the decorated function, not by the
+    factory call (with ``default: R | None`` mypy solved ``R`` as ``Never`` for every hook).
+    """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R | None]:
         @functools.wraps(fn)
@@ -66,7 +70,7 @@ def guarded(cause: str, default: R | None = None) -> Callable[[Callable[P, R]], 
                     f"{cause}:{type(exc).__name__}",
                     f"polyaxon-integrations: {cause} failed: {exc!r}; training continues.",
                 )
-                return default
+                return default  # type: ignore[no-any-return]
 
         return wrapper
 
