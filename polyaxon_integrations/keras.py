@@ -13,6 +13,7 @@ exception, stopped on Ctrl-C or SIGTERM), so several ``fit`` calls share one run
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import sys
@@ -99,6 +100,18 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._batch_base = self._epoch_batches = 0
         self._next_batch_log = self.log_every_n_steps or 0  # batch steps logged: multiples of n
         self._best: float | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickled copy (another process) attaches to the same run; the model is not carried."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_model")}
+        return {**state, "_model": None, "_described": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PolyaxonCallback:
+        """A copy in this process (sklearn's ``clone``) logs through the same run object."""
+        return copy.copy(self)
 
     @property
     def run(self) -> Run | None:

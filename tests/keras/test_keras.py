@@ -7,7 +7,9 @@ is interrupted (those in subprocesses: statuses are set when the process ends).
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -246,6 +248,18 @@ def test_constructor_rejects_misconfiguration(project: str) -> None:
         PolyaxonCallback(mode="lowest")
     with pytest.raises(ValueError, match="log_every_n_steps=0"):
         PolyaxonCallback(log_every_n_steps=0)
+
+
+def test_a_copy_logs_to_the_same_run(api: PolyaxonClient, host: str, project: str) -> None:
+    callback = PolyaxonCallback(project=project)
+    fit(small_model(), callback, epochs=1)
+    twin = copy.deepcopy(callback)  # e.g. sklearn's clone of a keras.wrappers estimator's fit_kwargs
+    assert pickle.loads(pickle.dumps(twin)).run is None  # resolved on first use, never carried
+    fit(small_model(), twin, epochs=1)
+    run = callback.run
+    assert run is not None and twin.run is run and run.end() is True
+    assert [r["uuid"] for r in api.list_runs("default", project)] == [run.run_uuid]
+    assert served(api, run, "loss")["loss"]["step"] == [0, 1]
 
 
 def test_no_op_trains_and_logs_nothing(monkeypatch: Any, isolated_env: Path) -> None:
