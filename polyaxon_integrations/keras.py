@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["PolyaxonCallback"]
 
 _MODES = ("auto", "min", "max")
-_UP = ("acc", "auc", "precision", "recall", "f1", "iou", "r2")  # names whose best value is the highest
 
 
 class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
@@ -238,19 +237,16 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         run.log_model(self._save(run, "best"), name="best", framework="keras", summary=summary)
 
     def _direction(self) -> str | None:
-        """``mode``, or in auto mode what Keras's own metric says (accuracy up, loss down), else the name."""
+        """``mode``; in auto mode as Keras's ModelCheckpoint decides: loss down, else the metric's own direction."""
         if self.mode != "auto":
             return self.mode
         name = self.monitor.removeprefix("val_")
         if name == "loss":
             return "min"
-        for metric in _metrics(getattr(self.model, "metrics", [])):
-            if getattr(metric, "name", None) == name and getattr(metric, "_direction", None) in ("up", "down"):
-                return "max" if metric._direction == "up" else "min"
-        if any(part in name.lower() for part in _UP):
-            return "max"
-        if "loss" in name.lower() or "error" in name.lower():
-            return "min"
+        for group in getattr(self.model, "metrics", []):  # compile() groups its metrics in CompileMetrics
+            for metric in (group, *(getattr(group, "metrics", None) or ())):
+                if getattr(metric, "name", None) == name and getattr(metric, "_direction", None) in ("up", "down"):
+                    return "max" if metric._direction == "up" else "min"
         warn_once(f"keras-mode-{self.monitor}", f"polyaxon-integrations: cannot tell whether {self.monitor!r} "
                   "should go up or down; pass mode='min' or mode='max' to save the best model.")  # fmt: skip
         return None
@@ -274,13 +270,6 @@ def _log(run: Run, step: int, metrics: dict[str, Any]) -> None:
                 run.log_metrics(step=step, **{name: value})
             except ConfigError as exc:
                 warn_once(f"keras-metric-{name}", f"polyaxon-integrations: metric {name!r} is not logged: {exc}")
-
-
-def _metrics(metrics: Iterable[Any]) -> Iterable[Any]:
-    """Keras's metrics, with the ones ``compile`` groups (``CompileMetrics``) unpacked."""
-    for metric in metrics:
-        yield metric
-        yield from getattr(metric, "metrics", None) or ()
 
 
 def _fit_argument(model: Any, name: str) -> Any:

@@ -169,6 +169,22 @@ def test_existing_run_schedule_and_final_model(host: str, api: PolyaxonClient, p
     assert ("model", "best") not in lineage(api, run)
 
 
+def test_best_model_follows_the_metric_direction(host: str, api: PolyaxonClient, project: str) -> None:
+    callback = PolyaxonCallback(project=project, log_model="best", monitor="val_r2_score")  # R2: higher is better
+    history = fit(small_model(metrics=[keras.metrics.R2Score()]), callback, epochs=3)
+    run = callback.run
+    assert run is not None and run.end() is True
+    best = lineage(api, run)["model", "best"]["summary"]
+    scores = history["val_r2_score"]
+    assert best["mode"] == "max" and best["score"] == max(scores) and best["epoch"] == scores.index(max(scores))
+
+    offline = PolyaxonCallback(project=project, is_offline=True, log_model="best", monitor="val_acc")
+    with pytest.warns(PolyaxonWarning, match=r"monitor='val_acc' is not in the logs \(learning_rate, loss, mae"):
+        fit(small_model(), offline, epochs=1)
+    assert offline.run is not None and offline.run.end()
+    assert not (Path(offline.run.get_outputs_path()) / "best.keras").exists()
+
+
 def test_evaluate_alone_is_logged(host: str, api: PolyaxonClient, project: str) -> None:
     callback = PolyaxonCallback(project=project)
     x, y = data()
