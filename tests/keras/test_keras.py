@@ -302,7 +302,7 @@ class Fuse(keras.layers.Layer):
 
 callback = PolyaxonCallback(project=sys.argv[1])
 model = keras.Sequential([keras.Input((4,)), Fuse(), keras.layers.Dense(1)])
-model.compile(optimizer="adam", loss="mse")
+model.compile(optimizer="adam", loss="mse", run_eagerly=True)  # the layer runs each step on every backend
 x = np.random.rand(64, 4).astype("float32")
 model.fit(x, x.sum(1), batch_size=16, epochs=5, validation_split=0.25, verbose=0, callbacks=[callback])
 """
