@@ -88,6 +88,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._lazy = LazyRun(run, client=client, name=name, description=description, tags=tags, **context)
         self._lock = threading.Lock()
         self._in_fit = False
+        self._steps_per_call = 1
         self._described: Any = None
         self._reset(None)
 
@@ -96,8 +97,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._run_uuid = run_uuid
         self._last_epoch: int | None = None
         self._epoch_offset: int | None = None
-        self._batch_base = self._epoch_batches = 0
-        self._next_batch_log = self.log_every_n_steps or 0  # batch steps logged: multiples of n
+        self._batch_base = self._epoch_batches = self._last_mark = 0
+        self._early: dict[int, tuple[int, dict[str, Any]]] = {}  # batch rows that overtook earlier ones
         self._best: float | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -151,6 +152,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if run is None:
             return
         self._epoch_offset = None
+        self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1  # batch hooks come every k steps
         params = self.params or {}
         inputs: dict[str, Any] = {
             "epochs": params.get("epochs"),
@@ -168,20 +170,29 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         every, run = self.log_every_n_steps, self._lazy.run
         if not every or run is None or not self._in_fit:
             return
-        with self._lock:  # Keras may call this from several threads at once (async_safe)
+        with self._lock:  # Keras may run this on several threads at once, out of order (async_safe)
             self._epoch_batches = max(self._epoch_batches, batch + 1)
             step = self._batch_base + batch + 1  # optimizer steps done in this run
-            if step < self._next_batch_log:
+            mark = step - step % every  # the last multiple of n this call's steps reach
+            if mark <= max(step - self._steps_per_call, self._last_mark):
                 return
-            self._next_batch_log = step - step % every + every
-        _log(run, step, {f"batch/{k}": v for k, v in (logs or {}).items()})
+            self._early[mark] = (step, {f"batch/{k}": v for k, v in (logs or {}).items()})
+            self._release(run, every)
+
+    def _release(self, run: Run, every: int | None) -> None:
+        """Log waiting batch rows in step order: the next one due (``every``), or all (``None``: epoch end)."""
+        while self._early and (every is None or min(self._early) == self._last_mark + every):
+            self._last_mark = min(self._early)
+            step, metrics = self._early.pop(self._last_mark)
+            _log(run, step, metrics)
 
     @guarded("keras on_epoch_end")
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         run = self._lazy.run
         if run is None or self._run_uuid != run.run_uuid:
             return
-        with self._lock:  # Keras waits for pending batch hooks before calling this one
+        with self._lock:  # Keras has waited for the epoch's batch hooks before calling this one
+            self._release(run, None)
             self._batch_base += self._epoch_batches
             self._epoch_batches = 0
         if self._epoch_offset is None:  # first epoch of this fit: never go back to a logged step

@@ -10,9 +10,11 @@ from __future__ import annotations
 import copy
 import os
 import pickle
+import random
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,26 @@ def test_several_fits_continue_one_run_and_keep_the_best(host: str, api: Polyaxo
     assert validation_loss(Path(run.get_artifacts_path()) / "outputs/best.keras") == pytest.approx(
         best["score"], rel=1e-5
     )
+
+
+class Jitter(keras.callbacks.Callback):  # type: ignore[misc]
+    """An async-safe callback that takes a random while: Keras's thread pool then runs batch hooks out of order."""
+
+    async_safe = True
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        time.sleep(random.random() * 0.004)
+
+
+def test_batch_rows_stay_in_step_order_when_keras_runs_hooks_out_of_order(
+    host: str, api: PolyaxonClient, project: str
+) -> None:
+    callback = PolyaxonCallback(project=project, log_every_n_steps=1)
+    x, y = data(200)
+    small_model().fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Jitter(), callback])
+    run = callback.run
+    assert run is not None and run.end() is True
+    assert served(api, run, "batch__loss")["batch__loss"]["step"] == list(range(1, 101))  # every row, in order
 
 
 def test_existing_run_schedule_and_final_model(host: str, api: PolyaxonClient, project: str) -> None:
