@@ -1,0 +1,294 @@
+"""Keras 3: ``model.fit(..., callbacks=[PolyaxonCallback()])`` on every backend.
+
+Imports ``keras`` only (never TensorFlow), so it works on the torch and JAX backends too.
+
+Steps: epoch metrics use Keras's epoch index (0-based, as ``History``, ``CSVLogger`` and
+``TensorBoard`` count); a later ``fit`` in the same run continues at ``initial_epoch`` when
+that is past the last logged epoch, else right after it, so no step is logged twice.
+Batch metrics (``log_every_n_steps``) are ``batch/<name>`` on their own axis: the number of
+optimizer steps done in the run. ``model.evaluate`` outside ``fit`` logs ``eval/<name>`` at
+the last epoch's step. The run ends with the process (succeeded, failed on an uncaught
+exception, stopped on Ctrl-C or SIGTERM), so several ``fit`` calls share one run.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+try:
+    import keras  # type: ignore[import-untyped]
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("polyaxon_integrations.keras needs Keras 3: pip install 'polyaxon-integrations[keras]'") from exc
+
+from .core.adapter import LazyRun
+from .core.exceptions import ConfigError
+from .core.guard import guarded, warn_once
+from .core.params import flatten_params
+
+if TYPE_CHECKING:
+    from .core.client import PolyaxonClient
+    from .core.run import Run
+    from .core.run_client import RunClient
+
+__all__ = ["PolyaxonCallback"]
+
+_MODES = ("auto", "min", "max")
+
+
+class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
+    """Track a Keras 3 training in Polyaxon: inputs, model summary, metrics, best or final model.
+
+    >>> model.fit(x, y, validation_split=0.2, callbacks=[PolyaxonCallback(project="demo")])  # doctest: +SKIP
+
+    ``log_model="best"`` saves the model into the run when ``monitor`` improves (``mode``
+    ``"auto"`` reads the direction from the metric); ``"end"`` (or ``True``) when ``fit`` ends.
+    Saving happens on the training thread (the weights are the model's); the upload does not.
+    """
+
+    async_safe = True  # the batch hook only enqueues: Keras may keep dispatching it off the training thread
+
+    def __init__(
+        self,
+        *,
+        run: Run | None = None,
+        project: str | None = None,
+        owner: str | None = None,
+        run_uuid: str | None = None,
+        is_new: bool | None = None,
+        is_offline: bool | None = None,
+        client: PolyaxonClient | RunClient | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: str | Iterable[str] | None = None,
+        log_every_n_steps: int | None = None,
+        log_model: bool | str = False,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+    ) -> None:
+        super().__init__()
+        log_model = "end" if log_model is True else log_model
+        if log_model not in (False, None, "best", "end"):
+            raise ConfigError(f"log_model={log_model!r}: use False, 'best' (with monitor=, mode=) or 'end'.")
+        if mode not in _MODES:
+            raise ConfigError(f"mode={mode!r}: use one of {_MODES}.")
+        if log_every_n_steps is not None and (type(log_every_n_steps) is not int or log_every_n_steps < 1):
+            raise ConfigError(f"log_every_n_steps={log_every_n_steps!r}: use a positive integer, or None for off.")
+        self.log_every_n_steps, self.log_model, self.monitor, self.mode = log_every_n_steps, log_model, monitor, mode
+        context = {"project": project, "owner": owner, "run_uuid": run_uuid, "is_new": is_new, "is_offline": is_offline}
+        if run is not None and any(v is not None for v in (*context.values(), client)):
+            raise ConfigError("Pass either run= (log to that run) or where to log (project=, run_uuid=...), not both.")
+        self._lazy = LazyRun(run, client=client, name=name, description=description, tags=tags, **context)
+        self._lock = threading.Lock()
+        self._in_fit = False
+        self._steps_per_call = 1
+        self._described: Any = None
+        self._reset(None)
+
+    def _reset(self, run_uuid: str | None) -> None:
+        """Step counters and the best score, per run."""
+        self._run_uuid = run_uuid
+        self._last_epoch: int | None = None
+        self._epoch_offset: int | None = None
+        self._batch_base = self._epoch_batches = self._last_mark = 0
+        self._early: dict[int, tuple[int, dict[str, Any]]] = {}  # batch rows that overtook earlier ones
+        self._best: float | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickled copy (another process) attaches to the same run; the model is not carried."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_model")}
+        return {**state, "_model": None, "_described": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PolyaxonCallback:
+        """A copy in this process (sklearn's ``clone``) logs through the same run object."""
+        return copy.copy(self)
+
+    @property
+    def run(self) -> Run | None:
+        """The run logged to (None before training starts)."""
+        return self._lazy.run
+
+    def _begin(self) -> Run | None:
+        """Resolve the run; new run -> counters restart; a model seen first -> its description."""
+        run = self._lazy.get()
+        if run is None:
+            return None
+        if run.run_uuid != self._run_uuid:
+            self._reset(run.run_uuid)
+        model = self.model
+        if self._described != (run.run_uuid, id(model)):
+            self._described = (run.run_uuid, id(model))
+            loss = getattr(model, "loss", None)
+            run.log_inputs(**flatten_params({
+                "model": model.name,
+                "num_params": model.count_params(),
+                "num_trainable_params": sum(math.prod(w.shape) for w in model.trainable_weights),
+                "loss": loss if loss is None or isinstance(loss, str | dict | list) else getattr(loss, "name", loss),
+                "keras": {"version": keras.__version__, "backend": keras.backend.backend()},
+            }))  # fmt: skip
+            self._log_summary(run, model)
+        return run
+
+    @guarded("keras model summary")
+    def _log_summary(self, run: Run, model: Any) -> None:
+        lines: list[str] = []
+        model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+        run.log_file("model_summary.txt", "\n".join(lines))
+
+    @guarded("keras on_train_begin")
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._in_fit = True
+        run = self._begin()
+        if run is None:
+            return
+        self._epoch_offset = None
+        self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1  # batch hooks come every k steps
+        params = self.params or {}
+        inputs: dict[str, Any] = {
+            "epochs": params.get("epochs"),
+            "steps_per_epoch": params.get("steps"),
+            "batch_size": _fit_argument(self.model, "batch_size"),
+        }
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            inputs["optimizer"] = {"class": type(optimizer).__name__, **optimizer.get_config()}
+            inputs["learning_rate"] = self._learning_rate()
+        run.log_inputs(**flatten_params({k: v for k, v in inputs.items() if v is not None}))
+
+    @guarded("keras on_train_batch_end")
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        every, run = self.log_every_n_steps, self._lazy.run
+        if not every or run is None or not self._in_fit:
+            return
+        with self._lock:  # Keras may run this on several threads at once, out of order (async_safe)
+            self._epoch_batches = max(self._epoch_batches, batch + 1)
+            step = self._batch_base + batch + 1  # optimizer steps done in this run
+            mark = step - step % every  # the last multiple of n this call's steps reach
+            if mark <= max(step - self._steps_per_call, self._last_mark):
+                return
+            self._early[mark] = (step, {f"batch/{k}": v for k, v in (logs or {}).items()})
+            self._release(run, every)
+
+    def _release(self, run: Run, every: int | None) -> None:
+        """Log waiting batch rows in step order: the next one due (``every``), or all (``None``: epoch end)."""
+        while self._early and (every is None or min(self._early) == self._last_mark + every):
+            self._last_mark = min(self._early)
+            step, metrics = self._early.pop(self._last_mark)
+            _log(run, step, metrics)
+
+    @guarded("keras on_epoch_end")
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        run = self._lazy.run
+        if run is None or self._run_uuid != run.run_uuid:
+            return
+        with self._lock:  # Keras has waited for the epoch's batch hooks before calling this one
+            self._release(run, None)
+            self._batch_base += self._epoch_batches
+            self._epoch_batches = 0
+        if self._epoch_offset is None:  # first epoch of this fit: never go back to a logged step
+            last = self._last_epoch
+            self._epoch_offset = 0 if last is None or epoch > last else last + 1 - epoch
+        step = self._last_epoch = epoch + self._epoch_offset
+        metrics = dict(logs or {})
+        if "learning_rate" not in metrics:  # ReduceLROnPlateau and LearningRateScheduler add it themselves
+            metrics["learning_rate"] = self._learning_rate()
+        _log(run, step, {k: v for k, v in metrics.items() if v is not None})
+        if self.log_model == "best":
+            self._save_best(run, step, metrics)
+
+    @guarded("keras on_train_end")
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._in_fit = False
+        run = self._lazy.run
+        if self.log_model == "end" and run is not None and not run.ended:
+            summary = {"epoch": self._last_epoch} if self._last_epoch is not None else None
+            run.log_model(self._save(run, "final"), name="final", framework="keras", summary=summary)
+
+    @guarded("keras on_test_begin")
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._in_fit:  # model.evaluate on its own
+            self._begin()
+
+    @guarded("keras on_test_end")
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        run = self._lazy.run
+        if not self._in_fit and run is not None and logs:
+            step = self._last_epoch if self._last_epoch is not None else 0
+            _log(run, step, {f"eval/{k}": v for k, v in logs.items()})
+
+    def _learning_rate(self) -> float | None:
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or not hasattr(optimizer, "learning_rate"):
+            return None
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))  # schedules: at the current step
+
+    def _save_best(self, run: Run, step: int, metrics: dict[str, Any]) -> None:
+        value = metrics.get(self.monitor)
+        if value is None:
+            warn_once(f"keras-monitor-{self.monitor}", f"polyaxon-integrations: monitor={self.monitor!r} is not "
+                      f"in the logs ({', '.join(sorted(metrics))}); no best model is saved.")  # fmt: skip
+            return
+        value, mode = float(value), self._direction()
+        if mode is None or math.isnan(value):
+            return
+        if self._best is not None and not (value < self._best if mode == "min" else value > self._best):
+            return
+        self._best = value
+        summary = {"monitor": self.monitor, "mode": mode, "score": value, "epoch": step}
+        run.log_model(self._save(run, "best"), name="best", framework="keras", summary=summary)
+
+    def _direction(self) -> str | None:
+        """``mode``; in auto mode as Keras's ModelCheckpoint decides: loss down, else the metric's own direction."""
+        if self.mode != "auto":
+            return self.mode
+        name = self.monitor.removeprefix("val_")
+        if name == "loss":
+            return "min"
+        for group in getattr(self.model, "metrics", []):  # compile() groups its metrics in CompileMetrics
+            for metric in (group, *(getattr(group, "metrics", None) or ())):
+                if getattr(metric, "name", None) == name and getattr(metric, "_direction", None) in ("up", "down"):
+                    return "max" if metric._direction == "up" else "min"
+        warn_once(f"keras-mode-{self.monitor}", f"polyaxon-integrations: cannot tell whether {self.monitor!r} "
+                  "should go up or down; pass mode='min' or mode='max' to save the best model.")  # fmt: skip
+        return None
+
+    def _save(self, run: Run, name: str) -> Path:
+        """Save the model straight into the run's outputs (atomically: uploads never see half a file)."""
+        outputs = Path(run.get_outputs_path())
+        target, partial = outputs / f"{name}.keras", outputs / f".{name}.saving.keras"
+        self.model.save(partial)
+        os.replace(partial, target)
+        return target
+
+
+def _log(run: Run, step: int, metrics: dict[str, Any]) -> None:
+    """Log the metrics; one that cannot be logged (a vector, a name with '|') is skipped with a warning."""
+    try:
+        run.log_metrics(step=step, **metrics)
+    except ConfigError:
+        for name, value in metrics.items():
+            try:
+                run.log_metrics(step=step, **{name: value})
+            except ConfigError as exc:
+                warn_once(f"keras-metric-{name}", f"polyaxon-integrations: metric {name!r} is not logged: {exc}")
+
+
+def _fit_argument(model: Any, name: str) -> Any:
+    """An argument of the running ``fit`` (Keras gives callbacks no batch size), read from its frame."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
+            value = frame.f_locals.get(name)
+            return value if isinstance(value, int) else None
+        frame = frame.f_back
+    return None
