@@ -51,20 +51,6 @@ def _score(value: Any) -> float | None:
     return float(item() if callable(item) else value)
 
 
-def _log_each_good_one(run: Run, step: int | None, values: dict[str, Any]) -> None:
-    """Log ``values``; one bad name or value costs only itself (then raises, for the guard to warn)."""
-    try:
-        run.log_metrics(step=step, **values)
-    except ConfigError:
-        errors = []
-        for key, value in values.items():
-            try:
-                run.log_metrics(step=step, **{key: value})
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0] from None
-
-
 class LoggerMixin:
     """The logic of ``PolyaxonLogger``; the namespace modules combine it with their ``Logger``."""
 
@@ -221,7 +207,7 @@ class LoggerMixin:
         if self._prefix:
             values = {f"{self._prefix}/{key}": value for key, value in values.items()}
         if values:
-            _log_each_good_one(run, step, values)
+            run.log_metrics(step=step, **values)  # a bad one is named in the error; the others are logged
 
     @guarded("lightning log_graph")
     def log_graph(self, model: Any, input_array: Any = None) -> None:

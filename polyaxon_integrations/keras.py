@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .core.adapter import LazyRun
 from .core.exceptions import ConfigError
-from .core.guard import guarded, warn_once
+from .core.guard import guarded, reraise, warn_once
 from .core.params import flatten_params
 
 if TYPE_CHECKING:
@@ -275,12 +275,10 @@ def _log(run: Run, step: int, metrics: dict[str, Any]) -> None:
     """Log the metrics; one that cannot be logged (a vector, a name with '|') is skipped with a warning."""
     try:
         run.log_metrics(step=step, **metrics)
-    except ConfigError:
-        for name, value in metrics.items():
-            try:
-                run.log_metrics(step=step, **{name: value})
-            except ConfigError as exc:
-                warn_once(f"keras-metric-{name}", f"polyaxon-integrations: metric {name!r} is not logged: {exc}")
+    except ConfigError as exc:  # the others of the call were logged (core logs the good ones)
+        if reraise():
+            raise
+        warn_once(f"keras-metric-{sorted(metrics)}", f"polyaxon-integrations: {exc}")
 
 
 def _fit_argument(model: Any, name: str) -> Any:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import sandbox as sandbox_mod  # noqa: E402
 
-from polyaxon_integrations.core import guard  # noqa: E402
+from polyaxon_integrations.core import guard, process  # noqa: E402
 from polyaxon_integrations.core.client import PolyaxonClient  # noqa: E402
 from polyaxon_integrations.core.config import ClientConfig  # noqa: E402
 
@@ -51,7 +51,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox_mod.Sa
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in list(os.environ):
         if name.startswith("POLYAXON_"):
             monkeypatch.delenv(name)
@@ -66,7 +66,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "true")
     monkeypatch.chdir(work)
     guard.reset_warnings()
-    return tmp_path
+    yield tmp_path
+    for run in list(process._runs):  # a test that left a run open: end it while its server still runs
+        try:
+            run.end(timeout=5)
+        except Exception:  # the test's own assertions matter, not this cleanup
+            pass
 
 
 @pytest.fixture

@@ -67,14 +67,26 @@ class Recorder:
         )
 
     def metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
-        """Validate names and values (the slow path: new names, non-float values, explicit timestamps)."""
+        """Validate names and values (the slow path: new names, non-float values, explicit timestamps).
+
+        A bad name or value costs only itself: the others are logged, then the error names it.
+        """
+        step, ts = to_step(step), to_timestamp(timestamp)
         stems = self.metric_stems
         values = {}
+        errors: list[ConfigError] = []
         for name, value in metrics.items():
-            if name not in stems:
-                stems[name] = self.names.stem("metric", name)
-            values[name] = to_number(name, value)
-        self.writer.put(("metrics", to_step(step), to_timestamp(timestamp), values))
+            try:
+                if name not in stems:
+                    stems[name] = self.names.stem("metric", name)
+                values[name] = to_number(name, value)
+            except ConfigError as exc:
+                errors.append(exc)
+        if values:
+            self.writer.put(("metrics", step, ts, values))
+        if errors:
+            kept = f" The other {len(values)} metric(s) of this call were logged." if values else ""
+            raise type(errors[0])(" ".join(str(e) for e in errors) + kept)
 
     def text(self, name: str, text: str, step: Any, timestamp: Any) -> None:
         stem = self.names.stem("text", name)

@@ -351,7 +351,7 @@ def test_the_fast_path_still_validates_every_call(tmp_path: Path) -> None:
     with pytest.raises(InvalidValueError, match="step must be an integer"):
         run.log_metrics(step=2.5, loss=0.1)
     with pytest.raises(InvalidNameError):
-        run.log_metrics(step=2, loss=0.1, **{"bad|name": 1.0})
+        run.log_metrics(step=2, loss=0.1, **{"bad|name": 1.0})  # loss is logged, the bad name is not
     run.log_metrics(step=np.int64(3), loss=np.float32(0.25), n=True)  # converted on the slow path
     tracking.log_metrics(step=4, loss=0.125, n=4)  # the module-level call takes the same path
     assert run.end() is True
@@ -359,6 +359,7 @@ def test_the_fast_path_still_validates_every_call(tmp_path: Path) -> None:
     assert [(r.split("|")[0], r.split("|")[2]) for r in rows] == [
         ("0", "1.0"),
         ("1", "0.5"),
+        ("2", "0.1"),
         ("3", "0.25"),
         ("4", "0.125"),
     ]
@@ -391,3 +392,17 @@ def test_series_in_batches_matches_one_by_one_and_samples_uniformly() -> None:
         for q in (25, 50, 75):  # a uniform sample of a uniform distribution: within a few percent
             assert stats[f"{q}%"] == pytest.approx(q * 10, abs=60)
         assert series.summary()["step"] == {"count": position, "min": 0, "max": position - 1}
+
+
+def test_a_bad_metric_costs_only_itself(tmp_path: Path) -> None:
+    run = tracking.init(project="p", is_offline=True)
+    assert run is not None
+    with pytest.raises(InvalidValueError, match=r"'acc' must be a number.*'f1' must be a number.*other 1 metric"):
+        run.log_metrics(step=1, loss=0.5, acc="high", f1=[1, 2])
+    with pytest.raises(InvalidNameError, match=r"bad\|name"):
+        run.log_metrics(step=2, **{"bad|name": 1.0, "loss": 0.25})
+    with pytest.raises(InvalidValueError, match="step must be an integer"):
+        run.log_metrics(step="x", loss=0.125)  # a bad step logs nothing of the call
+    assert run.end() is True
+    rows = (Path(run.get_artifacts_path()) / "events/metric/loss.plx").read_text().split("\n")[1:]
+    assert [r.split("|")[0] for r in rows] == ["1", "2"]

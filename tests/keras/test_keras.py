@@ -26,7 +26,7 @@ import pytest
 from polyaxon_integrations import tracking
 from polyaxon_integrations.core import env
 from polyaxon_integrations.core.client import PolyaxonClient
-from polyaxon_integrations.core.exceptions import ConfigError
+from polyaxon_integrations.core.exceptions import ConfigError, InvalidNameError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from polyaxon_integrations.core.run import Run
 from polyaxon_integrations.keras import PolyaxonCallback
@@ -254,14 +254,16 @@ def test_logging_errors_never_stop_fit(host: str, api: PolyaxonClient, project: 
     assert len(history["loss"]) == 3
     messages = "\n".join(str(w.message) for w in caught if issubclass(w.category, PolyaxonWarning))
     assert "on_epoch_end failed: NotImplementedError" in messages  # the model could not be saved
-    assert "'mae|raw' is not logged" in messages and "'vec' is not logged" in messages
+    assert "Invalid metric name 'mae|raw'" in messages and "Metric 'vec' must be a single number" in messages
     series = served(api, run, "loss", "mae", "val_loss")
     assert all(s["step"] == [0, 1, 2] for s in series.values())  # the other metrics of every epoch are there
     assert ("model", "best") not in lineage(api, run)
 
-    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "true")  # the test switch: the same error surfaces
-    with pytest.raises(NotImplementedError):
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "true")  # the test switch: the same errors surface
+    with pytest.raises(InvalidNameError, match=r"'mae\|raw'"):
         fit(model, PolyaxonCallback(project=project, log_model="best", is_new=True), epochs=1)
+    with pytest.raises(NotImplementedError):
+        fit(small_model(extra=Unsaveable(object())), PolyaxonCallback(project=project, log_model="best"), epochs=1)
     tracking.end()
 
 
