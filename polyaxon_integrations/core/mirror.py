@@ -66,6 +66,7 @@ class Mirror:
         self._dirty_fields: set[str] = set()  # "tags", "name", "description"
         self._statuses_sent = 1 if created_on_server else 0  # the server records "created" itself
         self._closing = False
+        self._flushing = 0  # callers waiting in wait_idle(): send every changed file now
         self._blocked = False  # credentials rejected: nothing more can be sent this session
         self._pending = True  # the folder says pending until the server has everything
         self._busy = False
@@ -143,7 +144,7 @@ class Mirror:
         sends get rarer as the file grows (each about 1.5x the last) and the total stays within
         about 4x the final size, the final upload at ``end()`` included.
         """
-        if self._closing:
+        if self._closing or self._flushing:
             return sorted(self._dirty_files)
         now = time.monotonic()
         due = []
@@ -325,10 +326,20 @@ class Mirror:
                 pass
 
     def wait_idle(self, timeout: float) -> bool:
-        """Block until nothing is left to send (tests, ``flush``); True if reached."""
+        """Block until nothing is left to send (``flush``); True if reached.
+
+        Files changed since their last upload are sent now, not after the re-send interval.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._busy and not self._has_work():
-                return True
-            time.sleep(0.01)
-        return not self._busy and not self._has_work()
+        with self._cv:
+            self._flushing += 1
+            self._cv.notify()
+        try:
+            while time.monotonic() < deadline:
+                if not self._busy and not self._has_work():
+                    return True
+                time.sleep(0.01)
+            return not self._busy and not self._has_work()
+        finally:
+            with self._cv:
+                self._flushing -= 1
