@@ -32,9 +32,9 @@ from playwright.sync_api import (
     Route,
     ViewportSize,
     WebSocketRoute,
+    expect,
     sync_playwright,
 )
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -50,6 +50,7 @@ VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 TIMEOUT_MS = 20_000
 # The UI asks the streams API for at most this many points per metric (``sample=1000``).
 UI_SAMPLE = 1000
+SECTION_SIZE = 6
 
 Point = tuple[int, float]
 
@@ -182,6 +183,11 @@ def open_page(browser: Browser, host: str) -> Iterator[UIPage]:
         context.close()
 
 
+def ui_metric_name(name: str) -> str:
+    """The name Polyaxon stores and shows a metric under: ``"train/loss"`` is ``train__loss`` (the official mapping)."""
+    return re.sub(r"\s+", "-", name.strip()).replace("/", "__")
+
+
 def run_url(host: str, run: ExpectedRun) -> str:
     return f"{host.rstrip('/')}/ui/{run.owner}/{run.project}/runs/{run.uuid}"
 
@@ -189,7 +195,8 @@ def run_url(host: str, run: ExpectedRun) -> str:
 def dashboard_spec(metrics: Sequence[str], xaxis: str = "step") -> dict[str, Any]:
     """One line chart per metric, shaped as the UI writes its own dashboards into the URL.
 
-    ``xaxis`` is ``step``, ``wall`` (the UI's default) or ``relative``.
+    ``xaxis`` is ``step``, ``wall`` (the UI's default) or ``relative``. A section pages its widgets
+    beyond its ``page_size`` (6 by default), so the charts come in sections of six.
     """
     widget_model = {
         "type": "line",
@@ -203,12 +210,18 @@ def dashboard_spec(metrics: Sequence[str], xaxis: str = "step") -> dict[str, Any
         "isComparing": False,
     }
     widgets = [{"model": {"metrics": [name], **widget_model}, "eventKind": "metric"} for name in metrics]
-    return {"sections": [{"name": "metrics", "widgets": widgets, "is_minimized": False}]}
+    chunks = [widgets[start : start + SECTION_SIZE] for start in range(0, len(widgets), SECTION_SIZE)]
+    return {
+        "sections": [
+            {"name": "metrics" + (f" ({index + 1})" if index else ""), "widgets": chunk, "is_minimized": False}
+            for index, chunk in enumerate(chunks)
+        ]
+    }
 
 
 def dashboard_url(host: str, run: ExpectedRun, metrics: Sequence[str] | None = None, xaxis: str = "step") -> str:
     """The run's dashboards tab with ``?dashboard=``: base64 of the UTF-8 JSON spec (the UI's ``atob``)."""
-    spec = dashboard_spec(list(metrics if metrics is not None else run.metrics), xaxis)
+    spec = dashboard_spec([ui_metric_name(name) for name in (metrics if metrics is not None else run.metrics)], xaxis)
     encoded = base64.b64encode(json.dumps(spec, separators=(",", ":")).encode()).decode()
     return f"{run_url(host, run)}/dashboards?dashboard={quote(encoded, safe='')}"
 
@@ -328,6 +341,8 @@ def _canonical(value: Any) -> Any:
     return ("other", repr(value))
 
 
+WIDGETS = "[data-rfd-draggable-id^='widget-']"
+
 # -- the dashboard ------------------------------------------------------------------------------
 
 
@@ -348,18 +363,22 @@ def check_dashboard(ui: UIPage, run: ExpectedRun, url: str, screenshot: Path) ->
     page.on("requestfinished", on_request_finished)
     try:
         page.goto(url)
-        wanted = set(run.metrics)
+        wanted = {ui_metric_name(name) for name in run.metrics}
+        page.locator(WIDGETS).first.wait_for()
         deadline = time.monotonic() + TIMEOUT_MS / 1000
         while wanted - _requested(responses) and time.monotonic() < deadline:
+            # Widgets below the fold are rendered (and ask for their data) once the page is scrolled to them.
+            page.evaluate("() => document.querySelectorAll('.puiPageBody').forEach(b => { b.scrollTop += 600; })")
             page.wait_for_timeout(100)
+        page.evaluate("() => document.querySelectorAll('.puiPageBody').forEach(b => { b.scrollTop = 0; })")
         missing = wanted - _requested(responses)
         assert not missing, f"the dashboard never asked for {sorted(missing)}"
         page.wait_for_load_state("networkidle")
     finally:
         page.remove_listener("requestfinished", on_request_finished)
     try:
-        page.locator(".uplot").nth(len(run.metrics) - 1).wait_for()
-    except PlaywrightTimeoutError:
+        expect(page.locator(f"{WIDGETS} .uplot")).to_have_count(len(run.metrics))
+    except AssertionError:
         pass  # check_charts says what is missing, after the screenshot
     save_screenshot(page, screenshot)
     assert page.url == url, f"the UI rewrote the dashboard URL: {page.url}"
@@ -369,11 +388,34 @@ def check_dashboard(ui: UIPage, run: ExpectedRun, url: str, screenshot: Path) ->
         for item in response.json()["data"]:
             served.setdefault(item["name"], list(zip(item["data"]["step"], item["data"]["metric"], strict=True)))
     for name, points in run.metrics.items():
-        assert served.get(name) == [(step, value) for step, value in points], (
-            f"{name}: the chart's data request returned {served.get(name)}, logged {list(points)}"
-        )
+        got, logged = served.get(ui_metric_name(name), []), [(step, value) for step, value in points]
+        assert got == logged, f"{name}: the chart's data request returned {_diff(got, logged)}"
     check_charts(page, run)
     return served, screenshot
+
+
+def _hover(page: Page, x: float, y: float, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """Hover (x, y) and read the tooltip that ``pattern`` recognizes; hover again if none shows up."""
+    tooltips = page.locator("div.pointer-events-none:visible")
+    for _ in range(3):
+        page.mouse.move(0, 0)  # off every chart: no tooltip left over from the last hover
+        expect(tooltips).to_have_count(0)
+        page.mouse.move(x, y, steps=4)
+        for _ in range(10):
+            found = next(filter(None, map(pattern.search, tooltips.all_inner_texts())), None)
+            if found:
+                return found
+            page.wait_for_timeout(100)
+    return None
+
+
+def _diff(got: list[Point], logged: list[Point]) -> str:
+    pairs = enumerate(zip(got, logged, strict=False))
+    first = next((i for i, (mine, theirs) in pairs if mine != theirs), min(len(got), len(logged)))
+    return (
+        f"{len(got)} points for {len(logged)} logged; first difference at #{first}: "
+        f"{got[first : first + 3]} vs {logged[first : first + 3]}"
+    )
 
 
 def _requested(responses: list[Response]) -> set[str]:
@@ -385,30 +427,31 @@ def _requested(responses: list[Response]) -> set[str]:
 
 
 def check_charts(page: Page, run: ExpectedRun) -> None:
-    """Each metric has its chart, and hovering its ends shows the first and last logged step and value."""
-    charts = page.locator(".uplot")
-    assert charts.count() == len(run.metrics), f"{charts.count()} charts for {len(run.metrics)} metrics"
+    """Each metric has its chart, titled with its name; hovering its ends shows the first and last logged
+    (step, value): the x-axis is the step, and the line is drawn from our points."""
+    widgets = page.locator(WIDGETS)
+    titles = widgets.evaluate_all("ws => ws.map(w => w.innerText.trim().split('\\n')[0])")
+    names = {ui_metric_name(name): points for name, points in run.metrics.items()}
+    assert sorted(titles) == sorted(names), f"charts {titles} for metrics {list(names)}"
     # uPlot's tooltips: the hovered chart's is portaled to the body, the cursor-synced ones stay in their panels.
     tooltips = page.locator("div.pointer-events-none:visible")
-    for index, (name, points) in enumerate(run.metrics.items()):
-        panel = charts.nth(index).locator("xpath=ancestor::div[contains(@class, 'puiPanel')][1]")
-        title = panel.inner_text().strip().split("\n")[0]
-        assert title == name, f"chart {index} is titled {title!r}, not {name!r}"
-        box = charts.nth(index).locator(".u-over").bounding_box()
+    for name, points in names.items():
+        chart = widgets.nth(titles.index(name)).locator(".uplot")
+        chart.scroll_into_view_if_needed()
+        box = chart.locator(".u-over").bounding_box()
         assert box is not None, f"{name}: chart not laid out"
         pattern = re.compile(rf"(\w+): (\S+)\s*\n\s*Name\s+Value\s*\n\s*{re.escape(name)}\t(\S+)")
-        for x, (step, value) in ((box["x"] + 1, points[0]), (box["x"] + box["width"] - 1, points[-1])):
-            page.mouse.move(x, box["y"] + box["height"] / 2)
-            found = None
-            for _ in range(30):
-                found = next(filter(None, map(pattern.search, tooltips.all_inner_texts())), None)
-                if found:
-                    break
-                page.wait_for_timeout(100)
+        logged = dict(points)
+        # Hovering a pixel shows the nearest point: with more points than pixels, "the end" is a few points wide.
+        slack = math.ceil(3 * len(points) / box["width"])
+        for x, ends in ((box["x"] + 1, points[: slack + 1]), (box["x"] + box["width"] - 1, points[-slack - 1 :])):
+            found = _hover(page, x, box["y"] + box["height"] / 2, pattern)
             assert found is not None, f"{name}: no tooltip on hover: {tooltips.all_inner_texts()}"
             axis, x_shown, y_shown = found.groups()
-            assert (axis, x_shown) == ("Step", str(step)), f"{name}: x-axis shows {axis} {x_shown}, not Step {step}"
+            wanted = [str(step) for step, _ in ends]
+            assert axis == "Step" and x_shown in wanted, f"{name}: x-axis shows {axis} {x_shown}, not Step {wanted}"
+            value = logged[int(x_shown)]
             assert math.isclose(float(y_shown), value, rel_tol=1e-6, abs_tol=1e-12), (
-                f"{name}: the chart shows {y_shown} at step {step}, logged {value}"
+                f"{name}: the chart shows {y_shown} at step {x_shown}, logged {value}"
             )
     page.mouse.move(0, 0)

@@ -18,7 +18,18 @@ import pytest
 from polyaxon_integrations import tracking
 from polyaxon_integrations.core.run import Run
 from tests.conftest import ROOT
-from tests.ui.browser import ExpectedRun, Point, UIPage, check_dashboard, check_run_in_ui, dashboard_url, run_url
+from tests.ui.browser import (
+    ExpectedRun,
+    Point,
+    UIPage,
+    check_dashboard,
+    check_run_in_ui,
+    check_run_page,
+    dashboard_url,
+    run_url,
+    shows,
+    ui_metric_name,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
@@ -26,32 +37,33 @@ INPUTS: dict[str, Any] = {"lr": 0.1, "epochs": 60, "model": "linear", "layers": 
 
 
 def train(run: Run) -> tuple[dict[str, list[Point]], dict[str, Any]]:
-    """Fit y = 3x + 2 by gradient descent; log the train loss every epoch and a validation loss every 10."""
+    """Fit y = 3x + 2 by gradient descent; log the train loss and w every epoch, a validation loss every 10."""
     rng = random.Random(0)
     data = [(x, 3 * x + 2 + rng.gauss(0, 0.1)) for x in (rng.uniform(-1, 1) for _ in range(64))]
     train_set, val_set = data[:48], data[48:]
     w = b = 0.0
-    metrics: dict[str, list[Point]] = {"loss": [], "w": [], "val_loss": []}
+    metrics: dict[str, list[Point]] = {"train/loss": [], "w": [], "val/loss": []}
     for epoch in range(INPUTS["epochs"]):
         grad_w = sum((w * x + b - y) * x for x, y in train_set) * 2 / len(train_set)
         grad_b = sum(w * x + b - y for x, y in train_set) * 2 / len(train_set)
         w, b = w - INPUTS["lr"] * grad_w, b - INPUTS["lr"] * grad_b
         loss = sum((w * x + b - y) ** 2 for x, y in train_set) / len(train_set)
-        run.log_metrics(step=epoch, loss=loss, w=w)
-        metrics["loss"].append((epoch, loss))
+        run.log_metrics(step=epoch, w=w, **{"train/loss": loss})
+        metrics["train/loss"].append((epoch, loss))
         metrics["w"].append((epoch, w))
         if epoch % 10 == 9:
             val_loss = sum((w * x + b - y) ** 2 for x, y in val_set) / len(val_set)
-            run.log_metrics(step=epoch, val_loss=val_loss)
-            metrics["val_loss"].append((epoch, val_loss))
+            run.log_metric("val/loss", val_loss, step=epoch)
+            metrics["val/loss"].append((epoch, val_loss))
     outputs: dict[str, Any] = {"w": round(w, 4), "b": round(b, 4)}
     run.log_outputs(**outputs)
     return metrics, outputs
 
 
 def expected(run: Run, metrics: dict[str, list[Point]], outputs: dict[str, Any]) -> ExpectedRun:
-    """Outputs show what the user logged, and the last value of every metric the user did not override."""
-    summary = {name: points[-1][1] for name, points in metrics.items()}
+    """Outputs show what the user logged, and the last value of every metric the user did not override
+    (under the name Polyaxon shows it by: ``train/loss`` is ``train__loss``)."""
+    summary = {ui_metric_name(name): points[-1][1] for name, points in metrics.items()}
     return ExpectedRun.of(run, inputs=INPUTS, outputs={**summary, **outputs}, metrics=metrics)
 
 
@@ -94,21 +106,47 @@ def test_offline_run_after_sync_in_the_ui(host: str, project: str, ui: UIPage, u
 
 
 def test_the_checks_can_fail(host: str, project: str, ui: UIPage, ui_out: Path) -> None:
-    """A wrong x-axis, a missing point and a request to the internet are each caught."""
+    """A wrong status, a wrong x-axis, a missing point and a request to the internet are each caught."""
     run = tracking.init(project=project, name="tracking-checked")
     assert run is not None
+    run.log_inputs(lr=0.1)
     for step in range(5):
         run.log_metrics(step=10 + step, loss=1.0 / (step + 1))
-    run.end()
+    run.end(status="failed")
     logged = [(10 + step, 1.0 / (step + 1)) for step in range(5)]
-    right = ExpectedRun.of(run, inputs={}, outputs={}, metrics={"loss": logged})
+    right = ExpectedRun.of(run, inputs={"lr": 0.1}, outputs={"loss": 0.2}, metrics={"loss": logged})
+    with pytest.raises(AssertionError, match="status shown: failed"):
+        check_run_page(ui, right, run_url(host, right), ui_out / "failed.png")
     check_dashboard(ui, right, dashboard_url(host, right), ui_out / "right.png")
     with pytest.raises(AssertionError, match="x-axis shows Relative"):
         check_dashboard(ui, right, dashboard_url(host, right, xaxis="relative"), ui_out / "relative.png")
     more = ExpectedRun.of(run, inputs={}, outputs={}, metrics={"loss": [*logged, (15, 0.1)]})
-    with pytest.raises(AssertionError, match="data request returned"):
+    with pytest.raises(AssertionError, match="data request returned 5 points for 6 logged"):
         check_dashboard(ui, more, dashboard_url(host, more), ui_out / "more.png")
     assert ui.blocked == []
     ui.page.evaluate("() => fetch('http://192.0.2.1/track.js').catch(() => null)")
     assert ui.blocked == ["http://192.0.2.1/track.js"]
     ui.blocked.clear()
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "shown"),
+    [
+        ("0.0003", 3e-4, True),
+        ("1", 1.0, True),
+        ("1e+22", 1e22, True),
+        ("0.00001", 1e-5, True),
+        ("[1,2,3]", [1, 2, 3], True),
+        ('{"a":1,"b":"x"}', {"a": 1, "b": "x"}, True),
+        ("true", True, True),
+        ("", None, True),
+        ("8", "8", True),
+        ("1", True, False),
+        ("true", 1, False),
+        ("0.01", 0.02, False),
+        ("adam", "sgd", False),
+        ("[1,2]", [1, 2, 3], False),
+    ],
+)
+def test_table_cells_are_read_as_the_ui_prints_them(cell: str, value: object, shown: bool) -> None:
+    assert shows(cell, value) is shown
