@@ -2,11 +2,20 @@
 
 Playwright drives Debian's ``/usr/bin/chromium`` (never a browser of Playwright's own). Every
 request that is not to the local server is aborted and counted, so a page that needs the internet
-fails the test instead of hanging or silently degrading.
+fails the test instead of hanging or silently degrading. The sandbox must serve the UI with
+``POLYAXON_UI_IN_SANDBOX`` and ``POLYAXON_UI_OFFLINE`` on (``scripts/sandbox.py`` does).
 
-    with browser_session() as browser, open_page(browser, host) as ui:
-        check_run_in_ui(ui, ExpectedRun.of(run, inputs=..., outputs=..., metrics=...), out_dir)
-        assert ui.blocked == []
+A run from an adapter, in a test under ``tests/ui`` (fixtures ``ui`` and ``ui_out`` in its conftest)::
+
+    def test_lightning_run_in_the_ui(host: str, project: str, ui: UIPage, ui_out: Path) -> None:
+        run = ...  # train with the adapter; end the run
+        metrics = metrics_logged_locally(run.get_artifacts_path())  # after checking it against training
+        want = ExpectedRun.of(run, inputs={"lr": 0.01}, outputs={"val_loss": ...}, metrics=metrics, exact=False)
+        check_run_in_ui(ui, want, ui_out)
+
+``check_run_in_ui`` opens the run page (name, status ``succeeded``, every Inputs/Outputs row) and a
+dashboard of the metrics with step on the x-axis (``?dashboard=`` is base64 of the UI's JSON), checks
+that the charts' data requests return every point, hovers each chart's ends, and saves both screenshots.
 """
 
 from __future__ import annotations
@@ -186,6 +195,22 @@ def open_page(browser: Browser, host: str) -> Iterator[UIPage]:
 def ui_metric_name(name: str) -> str:
     """The name Polyaxon stores and shows a metric under: ``"train/loss"`` is ``train__loss`` (the official mapping)."""
     return re.sub(r"\s+", "-", name.strip()).replace("/", "__")
+
+
+def metrics_logged_locally(run_folder: str | Path) -> dict[str, list[Point]]:
+    """The stepped points in a run folder's ``events/metric/*.plx``, by the name the UI shows.
+
+    For adapter tests, whose framework decides what is logged: the client's own record, to hold the
+    UI to (check its length and a few values against the training first).
+    """
+    metrics: dict[str, list[Point]] = {}
+    for path in sorted((Path(run_folder) / "events" / "metric").glob("*.plx")):
+        header, *rows = path.read_text().strip("\n").split("\n")
+        columns = header.split("|")
+        step_at, value_at = columns.index("step"), columns.index("metric")
+        cells = [row.split("|") for row in rows]
+        metrics[path.stem] = [(int(c[step_at]), float(c[value_at])) for c in cells if c[step_at] != ""]
+    return metrics
 
 
 def run_url(host: str, run: ExpectedRun) -> str:
