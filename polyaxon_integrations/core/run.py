@@ -23,6 +23,7 @@ from .names import slugify
 from .recorder import Recorder
 from .run_client import DONE_STATUSES, RunClient
 from .start import start
+from .ui import dashboard_url, run_url
 
 __all__ = ["Run"]
 
@@ -146,9 +147,22 @@ class Run:
     def url(self) -> str | None:
         """The run's page in Polyaxon's web UI (None for offline runs)."""
         config = self.context.config
-        if config is None or self.is_offline:
+        if config is None or not config.host or self.is_offline:
             return None
-        return f"{config.host}/ui/{self.owner}/{self.project}/runs/{self.run_uuid}"
+        return run_url(config.host, self.owner, self.project, self.run_uuid)
+
+    def dashboard_url(self, metrics: Iterable[str] | None = None, xaxis: str = "step") -> str | None:
+        """A UI link showing ``metrics`` (default: every metric logged so far) as curves over steps."""
+        page = self.url
+        if page is None:
+            return None
+        stems = self._recorder.metric_stems
+        names = (
+            sorted(stems.values())
+            if metrics is None
+            else [stems.get(m) or self._recorder.names.stem("metric", m) for m in metrics]
+        )
+        return dashboard_url(page, names, xaxis)
 
     @property
     def sync_command(self) -> str:

@@ -20,7 +20,6 @@ that the charts' data requests return every point, hovers each chart's ends, and
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
@@ -31,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import (
     Browser,
@@ -44,6 +43,8 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+
+from polyaxon_integrations.core import ui as ui_links
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -59,7 +60,6 @@ VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 TIMEOUT_MS = 20_000
 # The UI asks the streams API for at most this many points per metric (``sample=1000``).
 UI_SAMPLE = 1000
-SECTION_SIZE = 6
 
 Point = tuple[int, float]
 
@@ -214,41 +214,13 @@ def metrics_logged_locally(run_folder: str | Path) -> dict[str, list[Point]]:
 
 
 def run_url(host: str, run: ExpectedRun) -> str:
-    return f"{host.rstrip('/')}/ui/{run.owner}/{run.project}/runs/{run.uuid}"
-
-
-def dashboard_spec(metrics: Sequence[str], xaxis: str = "step") -> dict[str, Any]:
-    """One line chart per metric, shaped as the UI writes its own dashboards into the URL.
-
-    ``xaxis`` is ``step``, ``wall`` (the UI's default) or ``relative``. A section pages its widgets
-    beyond its ``page_size`` (6 by default), so the charts come in sections of six.
-    """
-    widget_model = {
-        "type": "line",
-        "xaxis": xaxis,
-        "smoothing": 0,
-        "showLine": True,
-        "showLegend": False,
-        "legendOrientation": "h",
-        "legendDisplayMode": "list",
-        "legendShowValues": False,
-        "isComparing": False,
-    }
-    widgets = [{"model": {"metrics": [name], **widget_model}, "eventKind": "metric"} for name in metrics]
-    chunks = [widgets[start : start + SECTION_SIZE] for start in range(0, len(widgets), SECTION_SIZE)]
-    return {
-        "sections": [
-            {"name": "metrics" + (f" ({index + 1})" if index else ""), "widgets": chunk, "is_minimized": False}
-            for index, chunk in enumerate(chunks)
-        ]
-    }
+    return ui_links.run_url(host, run.owner, run.project, run.uuid)
 
 
 def dashboard_url(host: str, run: ExpectedRun, metrics: Sequence[str] | None = None, xaxis: str = "step") -> str:
-    """The run's dashboards tab with ``?dashboard=``: base64 of the UTF-8 JSON spec (the UI's ``atob``)."""
-    spec = dashboard_spec([ui_metric_name(name) for name in (metrics if metrics is not None else run.metrics)], xaxis)
-    encoded = base64.b64encode(json.dumps(spec, separators=(",", ":")).encode()).decode()
-    return f"{run_url(host, run)}/dashboards?dashboard={quote(encoded, safe='')}"
+    """The run's dashboards tab with ``?dashboard=`` (the package's own link: the one the demo prints)."""
+    names = [ui_metric_name(name) for name in (metrics if metrics is not None else run.metrics)]
+    return ui_links.dashboard_url(run_url(host, run), names, xaxis)
 
 
 def check_run_in_ui(ui: UIPage, run: ExpectedRun, out_dir: Path) -> UICheck:

@@ -75,6 +75,7 @@ def test_online_run_in_the_ui(host: str, project: str, ui: UIPage, ui_out: Path)
     metrics, outputs = train(run)
     run.end()
     assert run.url == run_url(host, expected(run, metrics, outputs))
+    assert run.dashboard_url() == dashboard_url(host, expected(run, metrics, outputs), sorted(metrics))
     assert metrics_logged_locally(run.get_artifacts_path()) == {ui_metric_name(k): v for k, v in metrics.items()}
 
     check = check_run_in_ui(ui, expected(run, metrics, outputs), ui_out)

@@ -1,0 +1,55 @@
+"""Links into Polyaxon's web UI: a run's page, and a dashboard of its curves with step on the x-axis.
+
+The UI's default dashboard plots against wall time at one-second precision, so a fast run shows
+as dots; a dashboard passed in the URL (``?dashboard=``: base64 of the JSON spec, the shape the
+UI writes itself) shows each metric as a line over steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["SECTION_SIZE", "dashboard_spec", "dashboard_url", "run_url"]
+
+SECTION_SIZE = 6  # a section shows this many charts before paging (the UI's page_size default)
+
+
+def run_url(host: str, owner: str, project: str, uuid: str) -> str:
+    return f"{host.rstrip('/')}/ui/{owner}/{project}/runs/{uuid}"
+
+
+def dashboard_spec(metrics: Sequence[str], xaxis: str = "step") -> dict[str, Any]:
+    """One line chart per metric (stored names: ``train__loss``), in sections of six.
+
+    ``xaxis`` is ``step``, ``wall`` (the UI's default) or ``relative``.
+    """
+    widget_model = {
+        "type": "line",
+        "xaxis": xaxis,
+        "smoothing": 0,
+        "showLine": True,
+        "showLegend": False,
+        "legendOrientation": "h",
+        "legendDisplayMode": "list",
+        "legendShowValues": False,
+        "isComparing": False,
+    }
+    widgets = [{"model": {"metrics": [name], **widget_model}, "eventKind": "metric"} for name in metrics]
+    chunks = [widgets[start : start + SECTION_SIZE] for start in range(0, len(widgets), SECTION_SIZE)]
+    return {
+        "sections": [
+            {"name": "metrics" + (f" ({index + 1})" if index else ""), "widgets": chunk, "is_minimized": False}
+            for index, chunk in enumerate(chunks)
+        ]
+    }
+
+
+def dashboard_url(page_url: str, metrics: Sequence[str], xaxis: str = "step") -> str:
+    """The run's dashboards tab showing ``metrics`` (stored names) over ``xaxis``."""
+    spec = json.dumps(dashboard_spec(metrics, xaxis), separators=(",", ":"))
+    encoded = base64.b64encode(spec.encode()).decode()
+    return f"{page_url}/dashboards?dashboard={quote(encoded, safe='')}"
