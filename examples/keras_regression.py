@@ -66,7 +66,8 @@ def main() -> None:
             summary = {k: v for k, v in (entry["summary"] or {}).items() if k in ("score", "epoch", "monitor")}
             print(f"  {entry['kind']:6} {entry['name']:14} {entry['path']} {summary or ''}")
     print(f"  evaluate: loss {result['loss']:.4f}, mae {result['mae']:.4f}")
-    print(f"  UI: {run.url}")
+    print(f"  UI:      {run.url}")
+    print(f"  curves:  {run.dashboard_url()}")
 
 
 if __name__ == "__main__":

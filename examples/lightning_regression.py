@@ -97,6 +97,7 @@ def main() -> None:
             summary = entry.get("summary") or {}
             print(f"  {entry['kind']} {entry['name']}: {entry['path']} score={summary.get('score')}")
     print(f"  UI:      {run.url}")
+    print(f"  curves:  {run.dashboard_url()}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def main() -> None:
     )
     print(f"  loss:    {len(series.get('step', []))} points served, last {series.get('metric', [None])[-1]}")
     print(f"  UI:      {run.url}")
+    print(f"  curves:  {run.dashboard_url()}")
 
 
 if __name__ == "__main__":

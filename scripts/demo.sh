@@ -12,13 +12,20 @@ echo "Polyaxon server: $HOST (UI: $HOST/ui/)"
 export POLYAXON_HOST=$HOST
 export POLYAXON_OFFLINE_ROOT=$PWD/.tmp/offline POLYAXON_ARTIFACTS_ROOT=$PWD/.tmp/artifacts
 export POLYAXON_ARCHIVES_ROOT=$PWD/.tmp/archives POLYAXON_NO_CONFIG=true
-for example in examples/quickstart.py; do
+mkdir -p .tmp/demo
+rm -f .tmp/demo/*.log
+for example in examples/quickstart.py examples/lightning_regression.py examples/keras_regression.py; do
   echo "== $example"
-  .venv/bin/python "$example"
+  .venv/bin/python "$example" 2>&1 | tee ".tmp/demo/$(basename "$example" .py).log"
 done
+echo
+echo "== Your runs in Polyaxon's UI (open the 'curves' links for each metric over steps):"
+grep -h -E '^run |^  (UI|curves):' .tmp/demo/*.log || true
 if [ "$STOP" = 1 ]; then
   .venv/bin/python scripts/sandbox.py stop --dir .tmp/sandbox
   echo "server stopped"
 else
-  echo "The server is still running at $HOST; stop it with: .venv/bin/python scripts/sandbox.py stop --dir .tmp/sandbox"
+  echo
+  echo "The server keeps running at $HOST (UI: $HOST/ui/); stop it with:"
+  echo "  .venv/bin/python scripts/sandbox.py stop --dir .tmp/sandbox    (or run ./scripts/demo.sh --stop)"
 fi

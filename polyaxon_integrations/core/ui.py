@@ -27,17 +27,7 @@ def dashboard_spec(metrics: Sequence[str], xaxis: str = "step") -> dict[str, Any
 
     ``xaxis`` is ``step``, ``wall`` (the UI's default) or ``relative``.
     """
-    widget_model = {
-        "type": "line",
-        "xaxis": xaxis,
-        "smoothing": 0,
-        "showLine": True,
-        "showLegend": False,
-        "legendOrientation": "h",
-        "legendDisplayMode": "list",
-        "legendShowValues": False,
-        "isComparing": False,
-    }
+    widget_model = {"type": "line", "xaxis": xaxis}  # the UI fills in the rest of a chart's settings
     widgets = [{"model": {"metrics": [name], **widget_model}, "eventKind": "metric"} for name in metrics]
     chunks = [widgets[start : start + SECTION_SIZE] for start in range(0, len(widgets), SECTION_SIZE)]
     return {
