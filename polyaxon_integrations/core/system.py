@@ -43,6 +43,7 @@ T = TypeVar("T")
 
 _LOG_FLUSH = 1.0  # seconds between two appends of captured lines
 _RESOURCE_UPLOAD = 15.0  # seconds between two uploads of the resource files while the run lasts
+_told_no_sampler = False
 
 
 def _provenance() -> ModuleType:
@@ -162,12 +163,15 @@ class SystemMonitor:
     def _load_sampler(self) -> ResourceSampler | None:
         from .resources import ResourceSampler  # psutil and pynvml are imported here, on this thread
 
+        global _told_no_sampler
         sampler = ResourceSampler.load()
         if not sampler.probes:
-            logger.info(
-                "polyaxon-integrations: no system resources to sample; "
-                "`pip install 'polyaxon-integrations[system]'` adds CPU, memory, disk and network."
-            )
+            if not _told_no_sampler:  # once per process: a missing optional extra is not worth a warning per run
+                _told_no_sampler = True
+                logger.info(
+                    "polyaxon-integrations: no system resources to sample; "
+                    "`pip install 'polyaxon-integrations[system]'` adds CPU, memory, disk and network."
+                )
             return None
         return sampler
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from polyaxon_integrations import tracking
-from polyaxon_integrations.core import env, logcapture
+from polyaxon_integrations.core import env, logcapture, system
 from polyaxon_integrations.core.client import PolyaxonClient
 from polyaxon_integrations.core.context import Context
 from polyaxon_integrations.core.exceptions import ConfigError
@@ -388,3 +388,20 @@ def test_code_reference(tmp_path: Path) -> None:
     assert code_reference(repo)["is_dirty"] is False  # type: ignore[index]
     (repo / "train.py").write_text("print('changed')\n")
     assert code_reference(repo / ".")["is_dirty"] is True  # type: ignore[index]
+
+
+def test_without_psutil_resources_are_skipped_with_one_message(
+    project: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "psutil", None)  # what `import psutil` sees when it is not installed
+    monkeypatch.setattr(system, "_told_no_sampler", False)
+    caplog.set_level(logging.INFO, logger="polyaxon_integrations")
+    for _ in range(2):
+        run = tracking.init(project=project, is_offline=True, collect_resources=True, track_logs=True)
+        assert run is not None
+        print("still captured")
+        assert run.end() is True
+        assert not (Path(run.get_artifacts_path()) / "resources").exists()
+        assert "still captured" in (Path(run.get_artifacts_path()) / "plxlogs" / "logs.jsonl").read_text()
+    told = [r for r in caplog.records if "polyaxon-integrations[system]" in r.getMessage()]
+    assert len(told) == 1
