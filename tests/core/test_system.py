@@ -34,6 +34,7 @@ from polyaxon_integrations.core.logcapture import LogLines
 from polyaxon_integrations.core.provenance import code_reference, installed_packages
 from polyaxon_integrations.core.resources import ResourceSampler
 from polyaxon_integrations.core.run import Run
+from polyaxon_integrations.core.run_client import RunClient
 from polyaxon_integrations.core.sync import push_folder
 from polyaxon_integrations.core.system import SystemOptions
 
@@ -158,6 +159,22 @@ def test_resources_logs_env_and_code_reach_the_server(
     assert ["requests", importlib.metadata.version("requests")] in env_json["packages"]
 
 
+def test_logs_reach_the_server_while_the_run_lasts(
+    host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(env.TRACK_LOGS, "true")
+    run = tracking.init(project=project)
+    assert run is not None
+    print("epoch 1 done")
+    deadline = time.monotonic() + 8.0
+    served: list[str] = []
+    while time.monotonic() < deadline and not served:
+        time.sleep(0.5)
+        served = served_logs(api, host, project, run.run_uuid)
+    run.end()
+    assert served == ["epoch 1 done"]
+
+
 def test_offline_run_records_everything_and_sync_sends_it(
     system_on: None, host: str, api: PolyaxonClient, project: str
 ) -> None:
@@ -172,6 +189,35 @@ def test_offline_run_records_everything_and_sync_sends_it(
     served = lineage(api, project, run.run_uuid)
     assert ("env", "env") in served and ("system", "memory") in served
     assert not [key for key in served if key[0] == "coderef"]  # the working folder is not a checkout
+
+
+def test_in_cluster_only_resources_when_the_platform_asks(
+    host: str, sandbox: Any, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-cluster the platform collects logs and code; resources follow its POLYAXON_COLLECT_RESOURCES."""
+    if not sandbox.artifacts_store.is_dir():
+        pytest.skip("needs the sandbox's store folder (not known with PLX_TEST_HOST)")
+    for name in SWITCHES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(env.COLLECT_RESOURCES, "true")  # as Polyaxon's plugins set it for the job
+    monkeypatch.setenv(env.RESOURCES_INTERVAL, "0.2")
+    scheduled = RunClient(project=project, client=api)
+    scheduled.create(name="scheduled")
+    context_root = tmp_path / "plx-context"
+    context_root.mkdir()
+    (context_root / "artifacts").symlink_to(sandbox.artifacts_store)
+    monkeypatch.setenv(env.IS_MANAGED, "true")
+    monkeypatch.setenv(env.RUN_INSTANCE, f"default.{project}.runs.{scheduled.run_uuid}")
+    monkeypatch.setenv(env.CONTEXT_ROOT, str(context_root))
+    before = sys.stdout
+    run = tracking.init()
+    assert run is not None and run.is_managed and sys.stdout is before
+    time.sleep(0.5)
+    run.end()
+    assert HOST_RESOURCES <= set(served_resources(api, host, project, run.run_uuid))
+    folder = Path(run.get_artifacts_path())
+    assert not (folder / "plxlogs").exists() and not (folder / "outputs" / "env.json").exists()
+    assert {kind for kind, _ in lineage(api, project, run.run_uuid)} == {"system"}
 
 
 def test_arguments_win_over_environment_and_turn_each_part_off(
