@@ -127,7 +127,12 @@ class SystemMonitor:
     # --- the polyaxon-system thread --------------------------------------------------------
 
     def _loop(self) -> None:
-        sampler = self._load_sampler() if self.options.collect_resources else None
+        sampler: ResourceSampler | None = None
+        if self.options.collect_resources:
+            try:
+                sampler = self._load_sampler()
+            except Exception as exc:  # no samples then, but captured lines must still be drained
+                warn_once("system-sampler", f"polyaxon-integrations: cannot sample resources: {exc!r}")
         now = time.monotonic()
         next_sample = now + min(1.0, self.options.interval)  # short runs get a sample too
         next_upload = now + _RESOURCE_UPLOAD
