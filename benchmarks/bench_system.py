@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_system.py [--steps 20000] [--repeat 3] [--print-every 10]
 
+First a table of the unit costs, measured in this process (the tee's write on the printing
+thread, turning a line into JSON, one resource sample, listing packages for ``env.json``);
+these are stable. Then the whole-loop table, which on a shared machine is only as precise
+as the machine is quiet.
+
 Each configuration runs in a fresh interpreter: a small numpy training loop (a 64x64 linear
 layer, forward and backward, SGD) that logs 2 metrics and prints a line every
 ``--print-every`` steps (stdout goes to /dev/null, as under a job runner). Runs are offline,
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -96,12 +102,52 @@ def run_one(mode: str, extra: dict[str, str], steps: int, every: int, tmp: str) 
     return json.loads(done.stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def micro(n: int = 100_000) -> list[tuple[str, float]]:
+    """Costs measured in this process, without the noise of a whole loop: (what, µs)."""
+    import io
+    import time
+    from queue import SimpleQueue
+
+    from polyaxon_integrations.core.logcapture import LogCapture, _Tee
+    from polyaxon_integrations.core.provenance import installed_packages
+    from polyaxon_integrations.core.resources import ResourceSampler
+
+    def per_call(fn: Any, count: int) -> float:
+        started = time.perf_counter()
+        for _ in range(count):
+            fn()
+        return (time.perf_counter() - started) / count * 1e6
+
+    plain = io.StringIO()
+    tee = _Tee(io.StringIO(), 0)
+    queue: SimpleQueue[tuple[float, int, str]] = SimpleQueue()
+    line = "step 100 loss 0.12345\n"
+    rows = [("write to a StringIO", per_call(lambda: plain.write(line), n))]
+    tee._sinks = (queue,)
+    rows.append(("the same write through the tee (calling thread)", per_call(lambda: tee.write(line), n)))
+    capture = LogCapture()
+    capture._queue = queue
+    started = time.perf_counter()
+    capture.drain()
+    rows.append(("turning it into a JSON line (system thread)", (time.perf_counter() - started) / n * 1e6))
+    sampler = ResourceSampler.load()
+    time.sleep(0.1)
+    rows.append(("one resource sample (system thread)", per_call(sampler.sample, 200)))
+    rows.append(("listing installed packages for env.json (writer thread)", per_call(installed_packages, 20)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--print-every", type=int, default=10)
     args = parser.parse_args()
+    print("| cost | µs |")
+    print("| --- | ---: |")
+    for what, us in micro():
+        print(f"| {what} | {us:.2f} |")
+    print()
     results: dict[str, list[dict[str, float]]] = {name: [] for name in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="bench-system-") as tmp:
         for _ in range(args.repeat):
