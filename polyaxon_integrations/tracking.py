@@ -61,6 +61,10 @@ def init(
     description: str | None = None,
     tags: str | Iterable[str] | None = None,
     end_timeout: float | None = None,
+    track_code: bool | None = None,
+    track_env: bool | None = None,
+    track_logs: bool | None = None,
+    collect_resources: bool | None = None,
 ) -> Run | None:
     """Start (or resume, or attach to) a run and make it current.
 
@@ -68,6 +72,11 @@ def init(
     the Polyaxon CLI's files; ``project``/``owner``/``run_uuid`` override the cached ones.
     Raises :class:`~polyaxon_integrations.exceptions.NoContextError` listing what was checked
     when nothing says where to log.
+
+    ``track_code`` (git commit, branch, remote, dirty), ``track_env`` (``outputs/env.json``),
+    ``track_logs`` (stdout/stderr into the Logs tab) and ``collect_resources`` (CPU, memory,
+    disk, network, GPU) default to on, or to their environment variables, and to off
+    in-cluster (see :mod:`polyaxon_integrations.core.system`).
     """
     global TRACKING_RUN
     if env.read_bool(env.NO_OP):
@@ -82,6 +91,10 @@ def init(
         description=description,
         tags=[tags] if isinstance(tags, str) else tags,
         end_timeout=end_timeout,
+        track_code=track_code,
+        track_env=track_env,
+        track_logs=track_logs,
+        collect_resources=collect_resources,
     )
     return TRACKING_RUN
 

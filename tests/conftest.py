@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import sandbox as sandbox_mod  # noqa: E402
 
-from polyaxon_integrations.core import guard, process  # noqa: E402
+from polyaxon_integrations.core import env, guard, process  # noqa: E402
 from polyaxon_integrations.core.client import PolyaxonClient  # noqa: E402
 from polyaxon_integrations.core.config import ClientConfig  # noqa: E402
 
@@ -64,6 +64,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("POLYAXON_ARTIFACTS_ROOT", str(tmp_path / "artifacts"))
     monkeypatch.setenv("POLYAXON_ARCHIVES_ROOT", str(tmp_path / "archives"))
     monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "true")
+    # What a run records beside its metrics (logs, resources, env.json, git) is off unless a test asks:
+    # other tests compare exact file and lineage listings. tests/core/test_system.py turns it on.
+    for name in (env.TRACK_LOGS, env.TRACK_ENV, env.TRACK_CODE, env.COLLECT_RESOURCES):
+        monkeypatch.setenv(name, "false")
     monkeypatch.chdir(work)
     guard.reset_warnings()
     yield tmp_path

@@ -53,6 +53,13 @@ PROJECT = "POLYAXON_PROJECT"
 END_TIMEOUT = "POLYAXON_END_TIMEOUT"
 RERAISE = "POLYAXON_INTEGRATIONS_RERAISE"
 
+# What is recorded beside the metrics (``init`` arguments of the same names win over these).
+COLLECT_RESOURCES = "POLYAXON_COLLECT_RESOURCES"  # official: Polyaxon sets it in-cluster (plugins)
+TRACK_CODE = "POLYAXON_INTEGRATIONS_TRACK_CODE"
+TRACK_ENV = "POLYAXON_INTEGRATIONS_TRACK_ENV"
+TRACK_LOGS = "POLYAXON_INTEGRATIONS_TRACK_LOGS"
+RESOURCES_INTERVAL = "POLYAXON_INTEGRATIONS_RESOURCES_INTERVAL"
+
 #: name -> (default, one-line meaning). The docs table is generated from this.
 ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     HOST: (None, "Server address, e.g. http://127.0.0.1:31833."),
@@ -80,6 +87,11 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     PROJECT: (None, "Default project (`p` or `owner/p`) when none is passed."),
     END_TIMEOUT: ("10", "Seconds `end()` waits for the server before leaving the rest for `sync`."),
     RERAISE: ("false", "Re-raise errors that are normally turned into warnings (tests)."),
+    COLLECT_RESOURCES: ("true", "Sample CPU, memory, disk, network, GPU (in-cluster: as Polyaxon sets it)."),
+    TRACK_CODE: ("true", "Record the git commit, branch, remote and dirty flag (false in-cluster)."),
+    TRACK_ENV: ("true", "Write `outputs/env.json`: Python, platform, packages (false in-cluster)."),
+    TRACK_LOGS: ("true", "Copy stdout/stderr into the run's logs (false in-cluster)."),
+    RESOURCES_INTERVAL: ("5", "Seconds between two resource samples."),
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})

@@ -23,6 +23,7 @@ from .names import slugify
 from .recorder import Recorder
 from .run_client import DONE_STATUSES, RunClient
 from .start import start
+from .system import SystemMonitor, SystemOptions
 from .ui import dashboard_url, run_url
 
 __all__ = ["Run"]
@@ -46,9 +47,20 @@ class Run:
         description: str | None = None,
         tags: Iterable[str] | None = None,
         end_timeout: float | None = None,
+        track_code: bool | None = None,
+        track_env: bool | None = None,
+        track_logs: bool | None = None,
+        collect_resources: bool | None = None,
     ) -> None:
         self.context = context
         self.end_timeout = env.read_float(env.END_TIMEOUT, 10.0) if end_timeout is None else end_timeout
+        system = SystemOptions.resolve(
+            context,
+            track_code=track_code,
+            track_env=track_env,
+            track_logs=track_logs,
+            collect_resources=collect_resources,
+        )
         self._ended = False
         self._end_lock = threading.Lock()
         self._mirror: Mirror | None = None
@@ -78,6 +90,7 @@ class Run:
         self._recorder = Recorder(self.folder.path, self._mirror)
         self._metric_stems = self._recorder.metric_stems
         self._put = self._recorder.writer.put
+        self._system = SystemMonitor(system, self._recorder, self._mirror)
         process.register(self)
 
     @property
@@ -342,6 +355,7 @@ class Run:
         process.unregister(self)
         budget = self.end_timeout if timeout is None else timeout
         started = time.monotonic()
+        self._system.close(min(budget, 5.0))  # streams back, last lines and samples written
         if not self._recorder.writer.close(budget):
             warn_once("writer-close", f"Events of run {self.run_uuid} are still being written to {self.folder.path}.")
         last = self._recorder.summarize(self._user_outputs)
