@@ -122,6 +122,11 @@ def format_timestamp(ts: float) -> str:
     return str(datetime.fromtimestamp(ts, timezone.utc))
 
 
+def format_value(value: float | int) -> str:
+    """A metric value as its ``.plx`` cell (the writer inlines this in its hot loop)."""
+    return repr(value) if type(value) is float else str(value)
+
+
 @dataclass
 class Series:
     """Running summary of one metric series, for the lineage entry and the outputs summary.
