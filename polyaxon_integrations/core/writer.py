@@ -22,6 +22,7 @@ from .guard import reraise, warn_once
 __all__ = ["EventWriter"]
 
 _STOP = object()
+_POLL = 0.05  # seconds between the writer's looks at the queue
 
 
 class _MetricBuffer:
@@ -59,6 +60,7 @@ class EventWriter:
         self._flushed = threading.Condition()
         self._generation = 0
         self.rows_written = 0
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="polyaxon-writer", daemon=True)
         self._thread.start()
 
@@ -77,31 +79,41 @@ class EventWriter:
             return False
         done = threading.Event()
         self._queue.put(done)
+        self._wake.set()
         return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
         self._queue.put(_STOP)
+        self._wake.set()
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     # --- writer thread -----------------------------------------------------------------
 
     def _loop(self) -> None:
+        """Wake every ``_POLL`` s (or when flushed) and take everything queued.
+
+        Blocking on the queue instead would wake this thread at every ``put``: a GIL hand-off
+        per ``log_metrics`` call that costs the training thread far more than the call itself.
+        """
         deadline = time.monotonic() + self.flush_interval
         while True:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except Empty:
-                item = None
-            if item is _STOP:
-                self._drain_nowait()
-                self._write()
-                return
-            if isinstance(item, threading.Event):
-                self._write()
-                item.set()
-            elif item is not None:
-                self._handle(item)
+            self._wake.wait(_POLL)
+            self._wake.clear()
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except Empty:
+                    break
+                if item is _STOP:
+                    self._drain_nowait()
+                    self._write()
+                    return
+                if isinstance(item, threading.Event):
+                    self._write()
+                    item.set()
+                else:
+                    self._handle(item)
             if time.monotonic() >= deadline:
                 self._write()
                 deadline = time.monotonic() + self.flush_interval
