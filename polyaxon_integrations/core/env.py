@@ -52,6 +52,8 @@ ARCHIVES_ROOT = "POLYAXON_ARCHIVES_ROOT"
 PROJECT = "POLYAXON_PROJECT"
 END_TIMEOUT = "POLYAXON_END_TIMEOUT"
 RERAISE = "POLYAXON_INTEGRATIONS_RERAISE"
+LOG_MODEL = "POLYAXON_LOG_MODEL"
+AUTOLOAD = "POLYAXON_INTEGRATIONS_AUTOLOAD"
 
 #: name -> (default, one-line meaning). The docs table is generated from this.
 ENV_VARS: Mapping[str, tuple[str | None, str]] = {
@@ -80,6 +82,8 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     PROJECT: (None, "Default project (`p` or `owner/p`) when none is passed."),
     END_TIMEOUT: ("10", "Seconds `end()` waits for the server before leaving the rest for `sync`."),
     RERAISE: ("false", "Re-raise errors that are normally turned into warnings (tests)."),
+    LOG_MODEL: ("false", "transformers `report_to`: `false`, `end` (the final model) or `checkpoint` (every save)."),
+    AUTOLOAD: ("true", "Make `report_to=\"polyaxon\"` known to transformers without importing our adapter."),
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
