@@ -83,7 +83,7 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     END_TIMEOUT: ("10", "Seconds `end()` waits for the server before leaving the rest for `sync`."),
     RERAISE: ("false", "Re-raise errors that are normally turned into warnings (tests)."),
     LOG_MODEL: ("false", "transformers `report_to`: `false`, `end` (the final model) or `checkpoint` (every save)."),
-    AUTOLOAD: ("true", "Make `report_to=\"polyaxon\"` known to transformers without importing our adapter."),
+    AUTOLOAD: ("true", 'Make `report_to="polyaxon"` known to transformers without importing our adapter.'),
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
