@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 import torch
@@ -83,6 +84,10 @@ def main() -> None:
     parser.add_argument("--catch", action="store_true", help="catch what train() raises, then exit normally")
     options = parser.parse_args()
     if options.import_adapter:
+        from transformers.integrations import integration_utils
+
+        registered = "polyaxon" in integration_utils.INTEGRATION_TO_CALLBACK
+        print("registered before importing the adapter:", registered, flush=True)
         import polyaxon_integrations.transformers  # noqa: F401
     extra: list[Any] = []
     if options.raise_at_step:
@@ -101,6 +106,7 @@ def main() -> None:
         if int(os.environ.get("RANK", "0")) == 0 and current is not None:
             print("RUN", current.run_uuid, flush=True)
 
+    print("adapter imported before Trainer():", "polyaxon_integrations.transformers" in sys.modules, flush=True)
     run = trainer(options.output_dir, callbacks=extra, run_name=options.run_name)
     try:
         run.train()
