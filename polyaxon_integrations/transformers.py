@@ -13,10 +13,8 @@ at ``step = global_step``. Each ``train()`` is one run, ended ``succeeded`` at i
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -26,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "polyaxon_integrations.transformers needs transformers: pip install 'polyaxon-integrations[transformers]'"
     ) from exc
 
-from .core import env
+from .core import env, process
 from .core.adapter import LazyRun
 from .core.events import InvalidValueError, to_number
 from .core.exceptions import ConfigError
@@ -40,7 +38,6 @@ __all__ = ["PolyaxonCallback", "register"]
 
 _LOG_MODEL = ("false", "end", "checkpoint")
 _RAISED = "Trainer.train() raised before it ended"
-_in_training: set[PolyaxonCallback] = set()  # held strongly: a trainer that raised may be gone by exit
 
 
 class PolyaxonCallback(TrainerCallback):
@@ -98,10 +95,9 @@ class PolyaxonCallback(TrainerCallback):
         if run is None:
             return None
         self._owned = not self._given and run is not before
-        self._last = {} if not reopen else self._last
         if not reopen:
+            self._last = {}
             self._log_inputs(run, args, state, model)
-        _install_exit_hook()
         return run
 
     def _log_inputs(self, run: Run, args: Any, state: Any, model: Any) -> None:
@@ -126,9 +122,10 @@ class PolyaxonCallback(TrainerCallback):
     @guarded("transformers on_train_begin")
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if state.is_world_process_zero:
-            self._open(args, state, model, new=True)
+            run = self._open(args, state, model, new=True)
             self._training = True
-            _in_training.add(self)
+            if run is not None and self._owned:  # train() has no failure hook: a normal exit before its end fails
+                process.mark_unfinished(run, _RAISED)
 
     @guarded("transformers on_log")
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, model: Any = None, **kw: Any) -> None:
@@ -167,7 +164,14 @@ class PolyaxonCallback(TrainerCallback):
                 self._last[name] = (step, number)
                 numbers[name] = number
         if run is not None and numbers:
-            run.log_metrics(step=step, **numbers)
+            try:
+                run.log_metrics(step=step, **numbers)
+            except ConfigError:  # a name the server cannot store (',' or '|'): lose that one, not the row
+                for name, number in numbers.items():
+                    try:
+                        run.log_metric(name, number, step=step)
+                    except ConfigError as exc:
+                        warn_once(f"transformers-metric:{name}", f"polyaxon-integrations: {exc} It is not logged.")
 
     @guarded("transformers on_save")
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -182,22 +186,17 @@ class PolyaxonCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._training = False
-        _in_training.discard(self)
         run = self._lazy.run
         if run is None or run.ended:
             return
-        if self.log_model == "end":
-            _log_final_model(run, args, state, model, kwargs.get("processing_class"))
-        if self._owned:
-            self._finished = {"run_uuid": run.run_uuid, "project": run.project, "owner": run.owner}
-            run.end("succeeded")
-
-    def _at_exit(self) -> None:
-        """The process ends normally but a train() never reached its end (its exception was caught): failed."""
-        run = self._lazy.run
-        uncaught = getattr(sys, "last_value", None) is not None  # then the core's hook knows better
-        if self._training and run is not None and not run.ended and not uncaught:
-            self._end(run, "failed", _RAISED)
+        process.mark_unfinished(run, None)
+        try:
+            if self.log_model == "end":
+                _log_final_model(run, args, state, model, kwargs.get("processing_class"))
+        finally:
+            if self._owned:
+                self._finished = {"run_uuid": run.run_uuid, "project": run.project, "owner": run.owner}
+                run.end("succeeded")
 
 
 def _log_model(value: str | bool | None) -> str:
@@ -222,31 +221,20 @@ def _checkpoint(output_dir: str, step: int) -> str | None:
 
 
 def _log_final_model(run: Run, args: Any, state: Any, model: Any, processing_class: Any) -> None:
+    """The best checkpoint if it was loaded at the end, else the one saved at the last step, else a new save."""
     best = state.best_model_checkpoint
     if args.load_best_model_at_end and best and os.path.isdir(best):
         run.log_model(best, name="model", framework="transformers", summary={"best_metric": state.best_metric})
+        return
+    last = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+    if os.path.isdir(last):
+        run.log_model(last, name="model", framework="transformers")
         return
     folder = os.path.join(args.output_dir, "last")  # as DVCLive does: the final weights, beside the checkpoints
     model.save_pretrained(folder)
     if processing_class is not None and hasattr(processing_class, "save_pretrained"):
         processing_class.save_pretrained(folder)
     run.log_model(folder, name="model", framework="transformers")
-
-
-_exit_pid: int | None = None
-
-
-def _install_exit_hook() -> None:
-    """Registered after the core's own hook so it runs first (atexit is last-in, first-out)."""
-    global _exit_pid
-    if _exit_pid != os.getpid():
-        _exit_pid = os.getpid()
-        atexit.register(_at_exit)
-
-
-def _at_exit() -> None:
-    for callback in list(_in_training):
-        guarded("transformers at exit")(callback._at_exit)()
 
 
 def register(module: Any = None) -> None:

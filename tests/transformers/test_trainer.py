@@ -77,9 +77,10 @@ def test_report_to_logs_inputs_metrics_and_status(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         metrics = trainer.evaluate(tiny.Tokens(16, seed=2), metric_key_prefix="test")
-        trainer.log({"note": "not a number", "custom": 3})
-        trainer.log({"note": "still not", "custom": 4})
-    assert len([w for w in caught if issubclass(w.category, PolyaxonWarning) and "note" in str(w.message)]) == 1
+        trainer.log({"note": "not a number", "custom": 3, "a|b": 1.0})
+        trainer.log({"note": "still not", "custom": 4, "a|b": 2.0})
+    ours = [str(w.message) for w in caught if issubclass(w.category, PolyaxonWarning)]
+    assert len([m for m in ours if "note" in m]) == 1 and len([m for m in ours if "'a|b'" in m]) == 1, ours
     assert tracking.end() is True
     (again,) = runs(api, project)
     assert again["uuid"] == uuid and again["status"] == "succeeded"
