@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +91,25 @@ def test_report_to_logs_inputs_metrics_and_status(
     assert "note" not in served
 
 
-def test_callback_argument_and_checkpoints(host: str, api: PolyaxonClient, project: str, tmp_path: Path) -> None:
+@dataclass
+class LoraConfig:
+    """Shaped like peft's (a dataclass per adapter name in ``model.peft_config``); peft itself is not installed."""
+
+    r: int = 4
+    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+
+
+def test_callback_argument_checkpoints_and_peft(host: str, api: PolyaxonClient, project: str, tmp_path: Path) -> None:
     callback = PolyaxonCallback(project=project, log_model="checkpoint")
     trainer = tiny.trainer(
         str(tmp_path / "out"), callbacks=[callback], report_to="none", save_strategy="steps", save_steps=4
     )
+    trainer.model.peft_config = {"default": LoraConfig()}
     trainer.train()
     (data,) = runs(api, project)
     assert data["status"] == "succeeded" and data["name"] != "None"
+    assert data["inputs"]["peft/default/r"] == 4
+    assert data["inputs"]["peft/default/target_modules"] == ["query", "value"]
     lineage = {(e["kind"], e["name"]): e for e in api.get_lineage("default", project, data["uuid"])}
     for step in (4, 8):
         entry = lineage["model", f"checkpoint-{step}"]
@@ -122,6 +134,18 @@ def test_final_model_from_the_environment(
     assert not any(name.startswith("checkpoint") for _, name in lineage)
     url = f"{host}/streams/v1/polyaxon/default/{project}/runs/{data['uuid']}/artifacts/tree"
     assert "model.safetensors" in api.request("GET", url, params={"path": "outputs/last"})["files"]
+
+
+def test_evaluate_alone_is_a_run_too(
+    host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(env.PROJECT, project)
+    metrics = tiny.trainer(str(tmp_path / "out"), run_name="eval-only").evaluate()
+    assert tracking.end() is True
+    (data,) = runs(api, project)
+    assert data["name"] == "eval-only" and data["status"] == "succeeded"
+    assert data["inputs"]["model/num_parameters"] == 1250
+    assert series(api, project, data["uuid"], "eval_loss")["eval_loss"] == [(0, metrics["eval_loss"])]
 
 
 def test_bad_log_model_is_an_error_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
