@@ -1,12 +1,13 @@
 """``report_to="polyaxon"`` for anyone who has the package installed, at no start-up cost.
 
-``polyaxon_integrations.pth`` (installed into site-packages beside the package) calls
-:func:`install` when the interpreter starts. That only puts a finder on ``sys.meta_path``:
-nothing else is imported, and the finder does one string comparison per import until
-transformers imports ``transformers.integrations.integration_utils`` (the module holding its
-table of ``report_to`` names). Right after that module has run, the adapter registers itself
-into the table. ``POLYAXON_INTEGRATIONS_AUTOLOAD=false`` turns the registration off (read then,
-not at start-up, so that start-up reads no configuration at all).
+``polyaxon_integrations.pth`` (installed into site-packages beside the package) puts a
+five-line finder on ``sys.meta_path`` when the interpreter starts; it imports nothing, not
+even this module, and does one string comparison per import. When transformers imports
+``transformers.integrations.integration_utils`` (the module holding its table of
+``report_to`` names), the finder steps aside and calls :func:`find_spec` here, which lets
+that module load as usual and then registers the adapter into the table.
+``POLYAXON_INTEGRATIONS_AUTOLOAD=false`` turns the registration off (read then, so that
+start-up reads no configuration at all).
 
 A problem here never breaks transformers: it becomes one warning, and ``report_to="polyaxon"``
 still works after ``import polyaxon_integrations.transformers``.
@@ -15,37 +16,31 @@ still works after ``import polyaxon_integrations.transformers``.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost start-up time
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Any
 
-__all__ = ["install", "uninstall"]
+__all__ = ["TARGET", "find_spec", "install", "uninstall"]
 
 TARGET = "transformers.integrations.integration_utils"
 
 
-class _Finder:
-    """Finds nothing itself: wraps the loader of the one module it waits for, then steps aside."""
-
-    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None) -> ModuleSpec | None:
-        if fullname != TARGET:
-            return None
-        for finder in list(sys.meta_path):
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec: ModuleSpec | None = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        uninstall()  # once is enough: the table lives as long as the module
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _Loader(spec.loader)  # type: ignore[assignment]  # duck-typed, see _Loader
-        return spec
+def find_spec(fullname: str, path: Sequence[str] | None = None, target: Any = None) -> ModuleSpec | None:
+    """The spec the other finders give for ``fullname``, its loader wrapped to register us once it has run."""
+    for finder in list(sys.meta_path):
+        if finder is _finder or type(finder).__name__ == "PolyaxonAutoload" or not hasattr(finder, "find_spec"):
+            continue
+        spec: ModuleSpec | None = finder.find_spec(fullname, path, target)
+        if spec is not None:
+            break
+    else:
+        return None
+    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+        spec.loader = _Loader(spec.loader)  # type: ignore[assignment]  # duck-typed, see _Loader
+    return spec
 
 
 class _Loader:
@@ -83,11 +78,21 @@ def _register(module: ModuleType) -> None:
         )
 
 
+class _Finder:
+    """What the .pth line installs, for code that calls :func:`install` instead."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None) -> ModuleSpec | None:
+        if fullname != TARGET:
+            return None
+        uninstall()
+        return find_spec(fullname, path, target)
+
+
 _finder = _Finder()
 
 
 def install() -> None:
-    """Wait for transformers' integrations module (idempotent); register at once if it is already loaded."""
+    """Register when transformers loads its integrations (idempotent); at once if it already has."""
     module = sys.modules.get(TARGET)
     if module is not None:
         _register(module)
