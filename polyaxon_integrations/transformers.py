@@ -32,6 +32,9 @@ from .core.guard import guarded, warn_once
 from .core.params import flatten_params
 
 if TYPE_CHECKING:
+    from transformers.trainer_callback import TrainerControl, TrainerState
+    from transformers.training_args import TrainingArguments
+
     from .core.run import Run
 
 __all__ = ["PolyaxonCallback", "register"]
@@ -64,7 +67,7 @@ class PolyaxonCallback(TrainerCallback):
 
     # --- the run -------------------------------------------------------------------------------
 
-    def _open(self, args: Any, state: Any, model: Any, *, new: bool) -> Run | None:
+    def _open(self, args: TrainingArguments, state: TrainerState, model: Any, *, new: bool) -> Run | None:
         """The run to log into: a new one per ``train()`` (and per trial); the same one for an evaluate after it."""
         current = self._lazy.run
         if current is not None and not current.ended and not new:
@@ -100,8 +103,9 @@ class PolyaxonCallback(TrainerCallback):
             self._log_inputs(run, args, state, model)
         return run
 
-    def _log_inputs(self, run: Run, args: Any, state: Any, model: Any) -> None:
-        inputs = flatten_params(args.to_dict())  # tokens masked by transformers; None and lists kept
+    def _log_inputs(self, run: Run, args: TrainingArguments, state: TrainerState, model: Any) -> None:
+        # to_dict() masks tokens; flatten_params keeps None and lists (to_sanitized_dict() makes them strings)
+        inputs = flatten_params(args.to_dict())  # type: ignore[no-untyped-call]
         config = getattr(model, "config", None)
         if config is not None:  # to_dict(), not the dataclass fields: it adds model_type and transformers_version
             inputs.update(flatten_params(config.to_dict() if hasattr(config, "to_dict") else config, prefix="model"))
@@ -120,7 +124,9 @@ class PolyaxonCallback(TrainerCallback):
     # --- hooks (world process zero only; a tracking error never stops training) ---------------
 
     @guarded("transformers on_train_begin")
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ) -> None:
         if state.is_world_process_zero:
             run = self._open(args, state, model, new=True)
             self._training = True
@@ -128,25 +134,45 @@ class PolyaxonCallback(TrainerCallback):
                 process.mark_unfinished(run, _RAISED)
 
     @guarded("transformers on_log")
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, model: Any = None, **kw: Any) -> None:
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: Any = None,
+        model: Any = None,
+        **kw: Any,
+    ) -> None:
         if state.is_world_process_zero and logs:
             self._log(args, state, model, logs)
 
     @guarded("transformers on_evaluate")
     def on_evaluate(
-        self, args: Any, state: Any, control: Any, metrics: Any = None, model: Any = None, **kw: Any
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: Any = None,
+        model: Any = None,
+        **kw: Any,
     ) -> None:
         if state.is_world_process_zero and metrics:
             self._log(args, state, model, metrics)
 
     @guarded("transformers on_predict")
     def on_predict(
-        self, args: Any, state: Any, control: Any, metrics: Any = None, model: Any = None, **kw: Any
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: Any = None,
+        model: Any = None,
+        **kw: Any,
     ) -> None:
         if state.is_world_process_zero and metrics:
             self._log(args, state, model, metrics)
 
-    def _log(self, args: Any, state: Any, model: Any, values: dict[str, Any]) -> None:
+    def _log(self, args: TrainingArguments, state: TrainerState, model: Any, values: dict[str, Any]) -> None:
         """Numbers at ``global_step``; a row equal to the last one of its name is skipped, since
         ``evaluate()`` hands the same values to ``on_log`` and ``on_evaluate`` and every log repeats ``epoch``."""
         run = self._open(args, state, model, new=False)
@@ -174,7 +200,7 @@ class PolyaxonCallback(TrainerCallback):
                         warn_once(f"transformers-metric:{name}", f"polyaxon-integrations: {exc} It is not logged.")
 
     @guarded("transformers on_save")
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         run = self._lazy.run
         if state.is_world_process_zero and self.log_model == "checkpoint" and run is not None and not run.ended:
             folder = _checkpoint(args.output_dir, state.global_step)
@@ -182,7 +208,9 @@ class PolyaxonCallback(TrainerCallback):
                 run.log_model(folder, name="checkpoint", framework="transformers", step=state.global_step)
 
     @guarded("transformers on_train_end")
-    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ) -> None:
         if not state.is_world_process_zero:
             return
         self._training = False
@@ -192,7 +220,7 @@ class PolyaxonCallback(TrainerCallback):
         process.mark_unfinished(run, None)
         try:
             if self.log_model == "end":
-                _log_final_model(run, args, state, model, kwargs.get("processing_class"))
+                _log_final_model(run, args, state, model, kwargs.get("processing_class") or kwargs.get("tokenizer"))
         finally:
             if self._owned:
                 self._finished = {"run_uuid": run.run_uuid, "project": run.project, "owner": run.owner}
@@ -210,8 +238,10 @@ def _log_model(value: str | bool | None) -> str:
     raise ConfigError(f"log_model / {env.LOG_MODEL}={value!r}: use one of {', '.join(_LOG_MODEL)}.")
 
 
-def _checkpoint(output_dir: str, step: int) -> str | None:
+def _checkpoint(output_dir: str | None, step: int) -> str | None:
     """The folder the Trainer just saved (under ``output_dir``, or a trial's sub-folder in a search)."""
+    if output_dir is None:
+        return None
     name = f"checkpoint-{step}"
     candidates = [os.path.join(output_dir, name)]
     if os.path.isdir(output_dir):
@@ -220,17 +250,17 @@ def _checkpoint(output_dir: str, step: int) -> str | None:
     return max(found, key=os.path.getmtime) if found else None
 
 
-def _log_final_model(run: Run, args: Any, state: Any, model: Any, processing_class: Any) -> None:
+def _log_final_model(run: Run, args: TrainingArguments, state: TrainerState, model: Any, processing_class: Any) -> None:
     """The best checkpoint if it was loaded at the end, else the one saved at the last step, else a new save."""
     best = state.best_model_checkpoint
     if args.load_best_model_at_end and best and os.path.isdir(best):
         run.log_model(best, name="model", framework="transformers", summary={"best_metric": state.best_metric})
         return
-    last = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
-    if os.path.isdir(last):
+    last = _checkpoint(args.output_dir, state.global_step)
+    if last is not None:
         run.log_model(last, name="model", framework="transformers")
         return
-    folder = os.path.join(args.output_dir, "last")  # as DVCLive does: the final weights, beside the checkpoints
+    folder = os.path.join(args.output_dir or ".", "last")  # as DVCLive does: the final weights, beside the checkpoints
     model.save_pretrained(folder)
     if processing_class is not None and hasattr(processing_class, "save_pretrained"):
         processing_class.save_pretrained(folder)
