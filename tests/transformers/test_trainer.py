@@ -148,6 +148,24 @@ def test_evaluate_alone_is_a_run_too(
     assert series(api, project, data["uuid"], "eval_loss")["eval_loss"] == [(0, metrics["eval_loss"])]
 
 
+def test_a_run_the_user_started_is_reused_and_left_open(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    run = tracking.init(project=project, name="mine")
+    assert run is not None
+    trainer = tiny.trainer(str(tmp_path / "out"), num_train_epochs=1)
+    trainer.train()
+    trainer.evaluate(tiny.Tokens(16, seed=2), metric_key_prefix="test")
+    assert tracking.get_run() is run and not run.ended  # the user's run: the user ends it
+    run.log_outputs(note="mine")
+    assert run.end() is True
+    (data,) = runs(api, project)
+    assert data["uuid"] == run.run_uuid and data["status"] == "succeeded" and data["outputs"]["note"] == "mine"
+    assert data["inputs"]["model/num_parameters"] == 1250
+    served = series(api, project, run.run_uuid, "loss", "test_loss")
+    assert [s for s, _ in served["loss"]] == [2, 4] and [s for s, _ in served["test_loss"]] == [4]
+
+
 def test_bad_log_model_is_an_error_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(env.LOG_MODEL, "always")
     with pytest.raises(ValueError, match="POLYAXON_LOG_MODEL='always'"):
