@@ -4,11 +4,18 @@
 >>> Trainer(model, args, train_dataset=data).train()  # doctest: +SKIP
 
 transformers builds ``report_to`` callbacks without arguments, so they are configured by the
-environment: the project by ``POLYAXON_PROJECT`` (or any other context source), the run name by
-``args.run_name``, model logging by ``POLYAXON_LOG_MODEL`` (``false``, ``end``, ``checkpoint``).
-Metrics keep the names transformers gives them (``loss``, ``eval_loss``, ``train_runtime``...)
-at ``step = global_step``. Each ``train()`` is one run, ended ``succeeded`` at its end (or
-``failed`` if it raises); an ``evaluate()``/``predict()`` after it logs into that same run.
+environment: the project by ``POLYAXON_PROJECT`` (or any other context source: in-cluster, the
+CLI's files), the run name by ``args.run_name``, model logging by ``POLYAXON_LOG_MODEL``
+(``false``, ``end``, ``checkpoint``). Only world process zero logs.
+
+Metrics keep the names transformers gives them (``loss``, ``eval_loss``, ``train_runtime``,
+``test_accuracy``...) at ``step = global_step``, as in ``trainer.state.log_history``. Each
+``train()`` is one run (each trial of a hyperparameter search too), ended ``succeeded`` at its
+end, or ``failed`` if it raises (at the next ``train()`` or at process exit, since transformers
+has no hook for it); an ``evaluate()``/``predict()`` after it logs into the same run, which the
+process end (or ``tracking.end()``) then closes. A run started with ``tracking.init()`` is used
+instead and left for its owner to end. Importing this module registers ``"polyaxon"``;
+installing the package does too (see :mod:`polyaxon_integrations._autoload`).
 """
 
 from __future__ import annotations
@@ -56,12 +63,12 @@ class PolyaxonCallback(TrainerCallback):
     def __init__(self, run: Run | None = None, *, log_model: str | bool | None = None, **init_kwargs: Any) -> None:
         self._init_kwargs = init_kwargs
         self._lazy = LazyRun(run, **init_kwargs)
-        self._given = run is not None  # a run handed to us is the caller's to end
-        self._owned = False  # so is a run started with tracking.init() that we reuse
+        self._given = run is not None  # a run handed to us is the caller's to end...
+        self._owned = False  # ...and so is a tracking.init() run we reuse: we end only the runs we started
         self._training = False
         self._finished: dict[str, str] | None = None  # the run a train() ended, for an evaluate() after it
         self._trials = 0
-        self._broken = False
+        self._broken = False  # starting the run failed in this train(): warned once, not retried per log
         self._last: dict[str, tuple[int, float | int]] = {}  # name -> (step, value) of its last row
         self.log_model = _log_model(log_model)
 
@@ -73,7 +80,7 @@ class PolyaxonCallback(TrainerCallback):
         if current is not None and not current.ended and not new:
             return current
         if self._broken and not new:
-            return None  # starting failed (and warned) once in this train(): no retry on every log
+            return None
         reopen = not new and self._finished is not None
         if new and current is not None and not current.ended:  # a previous train() or its evaluate()
             self._end(current, "failed" if self._training else "succeeded", _RAISED if self._training else None)
@@ -148,29 +155,12 @@ class PolyaxonCallback(TrainerCallback):
 
     @guarded("transformers on_evaluate")
     def on_evaluate(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        metrics: Any = None,
-        model: Any = None,
-        **kw: Any,
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, metrics: Any = None, **kw: Any
     ) -> None:
         if state.is_world_process_zero and metrics:
-            self._log(args, state, model, metrics)
+            self._log(args, state, kw.get("model"), metrics)
 
-    @guarded("transformers on_predict")
-    def on_predict(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        metrics: Any = None,
-        model: Any = None,
-        **kw: Any,
-    ) -> None:
-        if state.is_world_process_zero and metrics:
-            self._log(args, state, model, metrics)
+    on_predict = on_evaluate  # test_* metrics after predict(); same arguments
 
     def _log(self, args: TrainingArguments, state: TrainerState, model: Any, values: dict[str, Any]) -> None:
         """Numbers at ``global_step``; a row equal to the last one of its name is skipped, since
