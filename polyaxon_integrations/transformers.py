@@ -182,12 +182,8 @@ class PolyaxonCallback(TrainerCallback):
         if run is not None and numbers:
             try:
                 run.log_metrics(step=step, **numbers)
-            except ConfigError:  # a name the server cannot store (',' or '|'): lose that one, not the row
-                for name, number in numbers.items():
-                    try:
-                        run.log_metric(name, number, step=step)
-                    except ConfigError as exc:
-                        warn_once(f"transformers-metric:{name}", f"polyaxon-integrations: {exc} It is not logged.")
+            except ConfigError as exc:  # a name the server cannot store (',' or '|'): the core logged the others
+                warn_once(f"transformers-metric:{exc}", f"polyaxon-integrations: {exc}")
 
     @guarded("transformers on_save")
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
