@@ -16,6 +16,7 @@ import tempfile
 
 import torch
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+from transformers.utils import logging as hf_logging
 
 # With the package installed, report_to="polyaxon" works without this import; it makes the example
 # independent of how the package was installed (e.g. from a source checkout on PYTHONPATH).
@@ -47,6 +48,7 @@ def accuracy(prediction: object) -> dict[str, float]:
 def main() -> None:
     os.environ.setdefault("POLYAXON_PROJECT", "transformers-demo")
     os.environ.setdefault("POLYAXON_LOG_MODEL", "checkpoint")
+    hf_logging.disable_progress_bar()  # the "Writing model shards" bars of every checkpoint
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=VOCAB,
@@ -97,10 +99,12 @@ def main() -> None:
     names = ["loss", "learning_rate", "eval_loss", "eval_accuracy", "test_accuracy"]
     for name, series in client.get_metrics(run.owner, run.project, run.run_uuid, names).items():
         print(f"  {name}: steps {series['step']} last {series['metric'][-1]:.4g}")
-    models = [e["name"] for e in client.get_lineage(run.owner, run.project, run.run_uuid) if e["kind"] == "model"]
+    lineage = client.get_lineage(run.owner, run.project, run.run_uuid)
+    models = [e["name"] for e in lineage if e["kind"] == "model" and e["path"].startswith("assets/")]
     print(f"  checkpoints in lineage: {sorted(models)}")
     print(f"  test accuracy (local): {test.metrics['test_accuracy']:.3f}")
-    print(f"  UI: {run.url}")
+    print(f"  UI:      {run.url}")
+    print(f"  curves:  {run.dashboard_url(['loss', 'eval_loss', 'eval_accuracy', 'learning_rate', 'grad_norm'])}")
 
 
 if __name__ == "__main__":
