@@ -52,6 +52,8 @@ ARCHIVES_ROOT = "POLYAXON_ARCHIVES_ROOT"
 PROJECT = "POLYAXON_PROJECT"
 END_TIMEOUT = "POLYAXON_END_TIMEOUT"
 RERAISE = "POLYAXON_INTEGRATIONS_RERAISE"
+LOG_MODEL = "POLYAXON_LOG_MODEL"
+AUTOLOAD = "POLYAXON_INTEGRATIONS_AUTOLOAD"
 
 # What is recorded beside the metrics (``init`` arguments of the same names win over these).
 COLLECT_RESOURCES = "POLYAXON_COLLECT_RESOURCES"  # official: Polyaxon sets it in-cluster (plugins)
@@ -92,6 +94,8 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     TRACK_ENV: ("true", "Write `outputs/env.json`: Python, platform, packages (false in-cluster)."),
     TRACK_LOGS: ("true", "Copy stdout/stderr into the run's logs (false in-cluster)."),
     RESOURCES_INTERVAL: ("5", "Seconds between two resource samples."),
+    LOG_MODEL: ("false", "transformers `report_to`: `false`, `end` (the final model) or `checkpoint` (every save)."),
+    AUTOLOAD: ("true", 'Make `report_to="polyaxon"` known to transformers without importing our adapter.'),
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})

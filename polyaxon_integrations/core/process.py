@@ -1,8 +1,10 @@
 """Ending runs with the right status when the process ends without calling ``end()``.
 
 An unhandled exception -> ``failed``; KeyboardInterrupt or SIGTERM -> ``stopped``;
-a normal exit -> ``succeeded``. The hooks are installed once per process, chain to
-whatever was installed before, and only touch runs still open.
+a normal exit -> ``succeeded``, unless the run was marked unfinished: a framework with no
+failure hook (transformers' ``train()``) marks its run while training, so an exception that
+the user caught, followed by a normal exit, still ends it ``failed``. The hooks are installed
+once per process, chain to whatever was installed before, and only touch runs still open.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import weakref
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
-__all__ = ["register", "unregister"]
+__all__ = ["mark_unfinished", "register", "unregister"]
 
 
 class _Endable(Protocol):
@@ -24,6 +26,7 @@ class _Endable(Protocol):
 
 
 _runs: weakref.WeakSet[Any] = weakref.WeakSet()
+_unfinished: dict[int, tuple[Any, str]] = {}  # id(run) -> (run, message): held until marked finished
 _installed_pid: int | None = None
 _exit_status: tuple[str, str | None] | None = None
 _lock = threading.Lock()
@@ -41,6 +44,16 @@ def register(run: _Endable) -> None:
 def unregister(run: _Endable) -> None:
     with _lock:
         _runs.discard(run)
+        _unfinished.pop(id(run), None)
+
+
+def mark_unfinished(run: _Endable, message: str | None) -> None:
+    """While set (``message``), a normal process exit ends ``run`` as failed with ``message``; None clears it."""
+    with _lock:
+        if message is None:
+            _unfinished.pop(id(run), None)
+        else:
+            _unfinished[id(run)] = (run, message)
 
 
 def _install() -> None:
@@ -67,8 +80,12 @@ def _install() -> None:
 def _end_all(status: str, message: str | None) -> None:
     with _lock:
         runs = list(_runs)
+        unfinished = dict(_unfinished)
     for run in runs:
         try:
+            if status == "succeeded" and id(run) in unfinished:
+                run._end_at_exit("failed", unfinished[id(run)][1])
+                continue
             run._end_at_exit(status, message)
         except Exception:  # at exit there is no one left to tell but stderr
             print(f"polyaxon-integrations: could not end run {run!r}", file=sys.stderr)
