@@ -14,7 +14,8 @@ export POLYAXON_OFFLINE_ROOT=$PWD/.tmp/offline POLYAXON_ARTIFACTS_ROOT=$PWD/.tmp
 export POLYAXON_ARCHIVES_ROOT=$PWD/.tmp/archives POLYAXON_NO_CONFIG=true
 mkdir -p .tmp/demo
 rm -f .tmp/demo/*.log
-for example in examples/quickstart.py examples/lightning_regression.py examples/keras_regression.py; do
+for example in examples/quickstart.py examples/lightning_regression.py examples/keras_regression.py \
+    examples/transformers_tiny_classifier.py; do
   echo "== $example"
   .venv/bin/python "$example" 2>&1 | tee ".tmp/demo/$(basename "$example" .py).log"
 done

@@ -39,6 +39,6 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${SKIP_CHROMIUM:-}" ]; then
     pip_quiet $SUDO apt-get update -q && pip_quiet $SUDO apt-get install -y -q chromium; }
 fi
 
-build .venv-server "scripts/setup.sh" "haupt[sandbox]==2.18.0" "polyaxon==2.18.0"
-build .venv "scripts/setup.sh pyproject.toml scripts/constraints.txt" \
+build .venv-server "scripts/server-requirements.txt" -r scripts/server-requirements.txt
+build .venv "scripts/setup.sh pyproject.toml scripts/constraints.txt setup.py" \
   -c scripts/constraints.txt "torch==2.13.0" -e ".[dev,all]"
