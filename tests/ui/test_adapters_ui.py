@@ -80,3 +80,30 @@ def test_keras_run_in_the_ui(host: str, project: str, ui: UIPage, ui_out: Path) 
         exact=False,
     )
     check_run_in_ui(ui, want, ui_out)
+
+
+def test_transformers_run_in_the_ui(
+    host: str, project: str, ui: UIPage, ui_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polyaxon_integrations import tracking
+    from tests.transformers.tiny import trainer
+
+    monkeypatch.setenv("POLYAXON_PROJECT", project)
+    hf = trainer(str(tmp_path / "out"), run_name="transformers-ui", logging_steps=1)  # report_to="polyaxon"
+    hf.train()
+    run = tracking.get_run()
+    assert run is not None and run.name == "transformers-ui" and run.status == "succeeded"
+
+    metrics = metrics_logged_locally(run.get_artifacts_path())
+    logged = [entry for entry in hf.state.log_history if "loss" in entry]
+    assert [step for step, _ in metrics["loss"]] == [entry["step"] for entry in logged] == list(range(1, 9))
+    assert [value for _, value in metrics["loss"]] == pytest.approx([entry["loss"] for entry in logged])
+    assert [step for step, _ in metrics["eval_loss"]] == [4, 8]
+    want = ExpectedRun.of(
+        run,
+        inputs={"learning_rate": 0.01, "num_train_epochs": 2, "model/hidden_size": 8},
+        outputs={"eval_loss": metrics["eval_loss"][-1][1]},
+        metrics={name: points for name, points in metrics.items() if name in ("loss", "eval_loss", "learning_rate")},
+        exact=False,
+    )
+    check_run_in_ui(ui, want, ui_out)
