@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .core import env
-from .core.client import PolyaxonClient
-from .core.context import resolve
 from .core.exceptions import PolyaxonError
-from .core.run import Run
-from .core.run_client import RunClient
+
+if TYPE_CHECKING:
+    from .core.client import PolyaxonClient
+    from .core.run import Run
+    from .core.run_client import RunClient
 
 __all__ = [
     "Run",
@@ -82,6 +83,9 @@ def init(
     if env.read_bool(env.NO_OP):
         TRACKING_RUN = None
         return None
+    from .core.context import resolve  # the core loads with the first run, not with this module
+    from .core.run import Run
+
     context = resolve(
         owner=owner, project=project, run_uuid=run_uuid, client=client, is_new=is_new, is_offline=is_offline
     )
@@ -97,6 +101,15 @@ def init(
         collect_resources=collect_resources,
     )
     return TRACKING_RUN
+
+
+def __getattr__(name: str) -> Any:
+    """``tracking.Run`` without loading the core at import (PEP 562)."""
+    if name == "Run":
+        from .core.run import Run
+
+        return Run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_run() -> Run | None:

@@ -8,7 +8,6 @@ server's own message and never the token.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -320,6 +319,8 @@ def _body(response: requests.Response) -> Any:
         return None
     if content[:2] == b"\x1f\x8b":  # CE gzips some bodies without saying so
         try:
+            import gzip
+
             content = gzip.decompress(content)
         except OSError:
             pass

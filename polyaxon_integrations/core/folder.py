@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,8 @@ def archive(source: Path, target: Path, *, bookkeeping: bool = True, compresslev
     which the server must not receive as artifacts.
     """
     count = 0
+    import tarfile
+
     with tarfile.open(target, "w:gz", compresslevel=compresslevel) as tar:
         for path in sorted(source.rglob("*")):
             rel = path.relative_to(source)

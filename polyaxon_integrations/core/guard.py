@@ -8,17 +8,30 @@ tests see the errors that users would only see as warnings.
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from . import env
 
-__all__ = ["PolyaxonWarning", "guarded", "logger", "reraise", "reset_warnings", "warn_once"]
+__all__ = ["PolyaxonWarning", "get_logger", "guarded", "reraise", "reset_warnings", "warn_once"]
 
-logger = logging.getLogger("polyaxon_integrations")
+if TYPE_CHECKING:
+    import logging
+
+
+def get_logger() -> logging.Logger:
+    """The package's logger; ``logging`` is imported on first use (a few ms a script may never pay)."""
+    import logging
+
+    return logging.getLogger("polyaxon_integrations")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "logger":
+        return get_logger()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,7 +55,7 @@ def warn_once(key: str, message: str) -> bool:
             return False
         _seen.add(key)
     warnings.warn(message, PolyaxonWarning, stacklevel=3)
-    logger.warning(message)
+    get_logger().warning(message)
     return True
 
 

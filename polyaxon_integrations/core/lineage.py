@@ -6,7 +6,6 @@ which mean nothing once the run is pushed elsewhere).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,8 @@ def file_hash(path: Path, limit: int = 1 << 30) -> str | None:
     """A short content hash (first 12 hex of sha256); None for folders or files over ``limit`` bytes."""
     if not path.is_file() or path.stat().st_size > limit:
         return None
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -17,9 +17,7 @@ Binary writes to ``sys.stdout.buffer`` and output of C code or subprocesses are 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import socket
 import sys
 import threading
 import time
@@ -71,8 +69,16 @@ class _Tee:
         return getattr(self._stream, name)
 
 
+def _hostname() -> str:
+    """The node name, as the logs endpoint shows it (``socket`` would cost an import for the same answer)."""
+    return os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "localhost")
+
+
 def _redirect_handlers(old: object, new: object) -> None:
     """Point logging's stream handlers that write to ``old`` at ``new``."""
+    logging = sys.modules.get("logging")
+    if logging is None:  # nobody has set up logging: no handler can hold the old stream
+        return
     loggers: list[Any] = [logging.getLogger()]
     loggers += [item for item in list(logging.Logger.manager.loggerDict.values()) if isinstance(item, logging.Logger)]
     for logger in loggers:
@@ -128,7 +134,7 @@ class LogLines:
 
     def __init__(self) -> None:
         self._partial = ["", ""]
-        self._identity = {"node": socket.gethostname(), "pod": f"pid-{os.getpid()}", "container": _CONTAINER}
+        self._identity = {"node": _hostname(), "pod": f"pid-{os.getpid()}", "container": _CONTAINER}
 
     def feed(self, ts: float, index: int, text: str) -> list[str]:
         """The JSON rows (each starting with a newline) that ``text`` completes."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -300,6 +299,8 @@ class Mirror:
 
     def _upload_dir(self, path: Path, rel: str) -> int:
         state = self._state
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="plx-upload-") as tmp:
             target = Path(tmp) / f"{path.name}.tar.gz"
             archive(path, target, compresslevel=1)  # fast: this runs beside training

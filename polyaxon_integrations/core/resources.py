@@ -19,7 +19,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from .guard import logger
+from .guard import get_logger
 
 __all__ = ["ResourceSampler", "gpu_probe", "import_optional"]
 
@@ -70,7 +70,7 @@ def _psutil_probes(psutil: Any) -> dict[str, Probe]:
             probe = make()
             probe()  # the first reading starts CPU percentages and rates; it must also work here at all
         except Exception as exc:  # e.g. no disk counters in this container: no series for it
-            logger.debug("polyaxon-integrations: cannot sample %s here (%r)", name, exc)
+            get_logger().debug("polyaxon-integrations: cannot sample %s here (%r)", name, exc)
             continue
         probes[name] = probe
     return probes
@@ -103,7 +103,7 @@ def gpu_probe(nvml: Any) -> Probe | None:
         nvml.nvmlInit()
         handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
     except Exception as exc:  # NVMLError: no driver, no device
-        logger.debug("polyaxon-integrations: no GPU to sample (%r)", exc)
+        get_logger().debug("polyaxon-integrations: no GPU to sample (%r)", exc)
         return None
     if not handles:
         return None
@@ -130,7 +130,7 @@ class ResourceSampler:
             try:
                 self.probes.update(_psutil_probes(psutil))
             except Exception as exc:  # psutil.Process() itself failed
-                logger.debug("polyaxon-integrations: psutil cannot sample here (%r)", exc)
+                get_logger().debug("polyaxon-integrations: psutil cannot sample here (%r)", exc)
         if nvml is not None:
             gpus = gpu_probe(nvml)
             if gpus is not None:
@@ -148,7 +148,7 @@ class ResourceSampler:
             try:
                 values.update(probe())
             except Exception as exc:  # e.g. a GPU that fell off the bus: stop asking it
-                logger.debug("polyaxon-integrations: stopped sampling %s (%r)", name, exc)
+                get_logger().debug("polyaxon-integrations: stopped sampling %s (%r)", name, exc)
                 del self.probes[name]
         return values
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from . import env
 from .events import Series, format_timestamp, format_value
-from .guard import logger, reraise, warn_once
+from .guard import get_logger, reraise, warn_once
 from .lineage import lineage_entry
 from .logcapture import LOGS_FILE, LogCapture
 
@@ -177,7 +177,7 @@ class SystemMonitor:
         if not sampler.probes:
             if not _told_no_sampler:  # once per process: a missing optional extra is not worth a warning per run
                 _told_no_sampler = True
-                logger.info(
+                get_logger().info(
                     "polyaxon-integrations: no system resources to sample; "
                     "`pip install 'polyaxon-integrations[system]'` adds CPU, memory, disk and network."
                 )

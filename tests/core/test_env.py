@@ -47,3 +47,24 @@ def test_package_code_reads_environment_only_through_env_module() -> None:
         for match in re.finditer(r"[\"']POLYAXON_[A-Z_]+[\"']", path.read_text()):
             offenders.append(f"{path.relative_to(root)}: {match.group(0)}")
     assert offenders == []
+
+
+def test_importing_the_api_loads_no_framework_and_no_core() -> None:
+    """``import polyaxon_integrations.tracking`` stays cheap: frameworks, requests and the run machinery
+    (threads, HTTP, file formats) load with the first ``init()``, not with the import."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; import polyaxon_integrations, polyaxon_integrations.tracking as t; "
+        "mods = set(sys.modules); assert t.Run.__name__ == 'Run'; "
+        "print(json.dumps([sorted(mods), sorted(set(sys.modules) - mods)]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    before, after_run = json.loads(out)
+    heavy = {"torch", "lightning", "pytorch_lightning", "keras", "transformers", "tensorflow", "jax", "numpy"}
+    assert not heavy & set(before) and not heavy & set(after_run)
+    for lazy in ("requests", "polyaxon_integrations.core.run", "polyaxon_integrations.core.mirror", "dataclasses"):
+        assert lazy not in before, f"{lazy} is imported by `import polyaxon_integrations.tracking`"
+    assert "polyaxon_integrations.core.run" in after_run  # tracking.Run still works, loading on demand
