@@ -11,10 +11,7 @@ the run. Sides run interleaved; the table shows medians over ``--repeat`` rounds
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -26,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import sandbox  # noqa: E402
+from worker import run_worker  # noqa: E402
 
 WORKER = textwrap.dedent(
     """
@@ -82,22 +80,7 @@ def floor_us(calls: int) -> float:
 
 
 def measure(side: str, mode: str, calls: int, host: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="plx-bench-") as tmp:
-        environ = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tmp,
-            "POLYAXON_HOST": host,
-            "POLYAXON_OFFLINE_ROOT": f"{tmp}/offline",
-            "POLYAXON_ARTIFACTS_ROOT": f"{tmp}/artifacts",
-            "POLYAXON_ARCHIVES_ROOT": f"{tmp}/archives",
-        }
-        out = subprocess.run(
-            [PYTHONS[side], "-c", WORKER, side, mode, str(calls)],
-            capture_output=True, text=True, env=environ, cwd=tmp, timeout=900, check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"{side}/{mode} failed:\n{out.stderr[-2000:]}")
-        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return run_worker(PYTHONS[side], WORKER, [side, mode, str(calls)], host)
 
 
 def main() -> None:

@@ -15,9 +15,6 @@ Run: ``.venv/bin/python benchmarks/bench_scale.py`` (starts and stops its own sa
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -27,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import sandbox  # noqa: E402
+from worker import run_worker  # noqa: E402
 
 NAMES = 100
 
@@ -66,22 +64,7 @@ WORKER = textwrap.dedent(
 
 
 def measure(points: int, host: str) -> dict[str, object]:
-    with tempfile.TemporaryDirectory(prefix="plx-scale-") as tmp:
-        environ = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tmp,
-            "POLYAXON_HOST": host,
-            "POLYAXON_OFFLINE_ROOT": f"{tmp}/offline",
-            "POLYAXON_ARTIFACTS_ROOT": f"{tmp}/artifacts",
-            "POLYAXON_ARCHIVES_ROOT": f"{tmp}/archives",
-        }
-        out = subprocess.run(
-            [sys.executable, "-c", WORKER, str(points), str(NAMES)],
-            capture_output=True, text=True, env=environ, cwd=tmp, timeout=1800, check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"{points} points failed:\n{out.stderr[-2000:]}")
-        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return run_worker(sys.executable, WORKER, [str(points), str(NAMES)], host, timeout=1800)
 
 
 def main() -> None:

@@ -52,7 +52,19 @@ def _score(value: Any) -> float | None:
 
 
 class LoggerMixin:
-    """The logic of ``PolyaxonLogger``; the namespace modules combine it with their ``Logger``."""
+    """Log a Lightning training to Polyaxon: metrics, hyperparameters, checkpoints, model summary, status.
+
+    ``PolyaxonLogger`` in :mod:`polyaxon_integrations.lightning` and
+    :mod:`polyaxon_integrations.pytorch_lightning` is this combined with that namespace's ``Logger``.
+    The run starts when training does (rank zero only), with ``tracking.init`` and the arguments
+    given here; in a Polyaxon-scheduled job it is the scheduled run. ``fit`` then ``test`` log into
+    one run, which ends with the process (``succeeded``, ``failed`` on an exception, ``stopped`` on
+    Ctrl-C) or with :meth:`end`. ``log_model``: ``False``; ``True`` logs the best and the last
+    checkpoint at the end; ``"all"`` logs every checkpoint as it is saved.
+
+    >>> logger = PolyaxonLogger(project="acme/mnist", tags=["cnn"], log_model="all")  # doctest: +SKIP
+    >>> Trainer(logger=logger, max_epochs=3).fit(model)  # doctest: +SKIP
+    """
 
     _lightning: ClassVar[LightningNamespace]
 

@@ -24,6 +24,7 @@ import sandbox as sandbox_mod  # noqa: E402
 from polyaxon_integrations.core import env, guard, process  # noqa: E402
 from polyaxon_integrations.core.client import PolyaxonClient  # noqa: E402
 from polyaxon_integrations.core.config import ClientConfig  # noqa: E402
+from polyaxon_integrations.core.run_client import RunClient  # noqa: E402
 
 SERVER_PYTHON = sandbox_mod.SERVER_VENV / "bin" / "python"
 
@@ -96,3 +97,24 @@ def project(request: pytest.FixtureRequest) -> str:
     """A fresh project name per test (created on first use by the code under test)."""
     base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     return f"{base}-{uuid.uuid4().hex[:6]}"
+
+
+def schedule_run(
+    api: PolyaxonClient, project: str, context_root: Path, monkeypatch: pytest.MonkeyPatch, store: Path | None = None
+) -> RunClient:
+    """Stand in for Polyaxon scheduling a job: create the run and set the variables the job would get.
+
+    With ``store`` (the sandbox's artifacts store), the context's ``artifacts`` folder is that store, as
+    in a cluster, so what the job writes there is what the server serves.
+    """
+    scheduled = RunClient(project=project, client=api)
+    scheduled.create(name="scheduled")
+    context_root.mkdir(parents=True, exist_ok=True)
+    if store is not None:
+        if not store.is_dir():
+            pytest.skip("needs the sandbox's store folder (not known with PLX_TEST_HOST)")
+        (context_root / "artifacts").symlink_to(store)
+    monkeypatch.setenv(env.IS_MANAGED, "true")
+    monkeypatch.setenv(env.RUN_INSTANCE, f"default.{project}.runs.{scheduled.run_uuid}")
+    monkeypatch.setenv(env.CONTEXT_ROOT, str(context_root))
+    return scheduled

@@ -33,6 +33,7 @@ def __getattr__(name: str) -> Any:
         return get_logger()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -269,21 +269,26 @@ class Run:
 
     def _log_metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
         """``log_metrics`` with the caller's own dict (``tracking.log_metrics`` passes its kwargs as they are)."""
-        if self._ended:
-            self._check_open()
         # Fast path (the common case inside a training loop): known names, float/int values, int step.
+        # Names become known on the slow path, which also records that the run has metrics; after
+        # end(), ``_put`` raises, so neither check costs this path anything.
         stems = self._metric_stems
         for name, value in metrics.items():
             kind = type(value)
             if (kind is not float and kind is not int) or name not in stems:
                 break
         else:
-            if timestamp is None and (step is None or type(step) is int) and self._has_metrics:
+            if timestamp is None and (step is None or type(step) is int):
                 self._put(("metrics", step, _now(), metrics))  # ``metrics`` is this call's own dict
                 return
+        if self._ended:
+            self._check_open()
         self._recorder.metrics(step, timestamp, metrics)
         if not self._has_metrics:
             self._first_metrics()
+
+    def _put_after_end(self, item: tuple[Any, ...]) -> None:
+        self._check_open()
 
     def log_metric(self, name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
         self.log_metrics(step, timestamp, **{name: value})
@@ -352,6 +357,7 @@ class Run:
             if self._ended:
                 return self._mirror.in_sync if self._mirror is not None else True
             self._ended = True
+            self._put = self._put_after_end
         process.unregister(self)
         budget = self.end_timeout if timeout is None else timeout
         started = time.monotonic()

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from polyaxon_integrations import tracking
 from polyaxon_integrations.core import folder as folder_mod
 from polyaxon_integrations.core.events import EventNames, InvalidValueError, Series, to_number
-from polyaxon_integrations.core.exceptions import InvalidNameError
+from polyaxon_integrations.core.exceptions import InvalidNameError, PolyaxonError
 from polyaxon_integrations.core.writer import EventWriter
 
 TS = datetime(2026, 11, 25, 16, 12, 21, 734928, tzinfo=timezone.utc).timestamp()
@@ -406,3 +406,16 @@ def test_a_bad_metric_costs_only_itself(tmp_path: Path) -> None:
     assert run.end() is True
     rows = (Path(run.get_artifacts_path()) / "events/metric/loss.plx").read_text().split("\n")[1:]
     assert [r.split("|")[0] for r in rows] == ["1", "2"]
+
+
+def test_logging_after_end_is_an_error_on_every_path() -> None:
+    run = tracking.init(project="p", is_offline=True)
+    assert run is not None
+    run.log_metrics(step=0, loss=1.0)
+    run.log_metrics(step=1, loss=0.5)  # the name is known: later calls take the fast path
+    run.end()
+    for metrics in ({"loss": 0.25}, {"new_name": 1.0}, {}):
+        with pytest.raises(PolyaxonError, match="has ended"):
+            run.log_metrics(step=2, **metrics)
+    rows = (Path(run.get_artifacts_path()) / "events/metric/loss.plx").read_text().split("\n")[1:]
+    assert len(rows) == 2

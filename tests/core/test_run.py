@@ -18,6 +18,7 @@ from polyaxon_integrations import tracking
 from polyaxon_integrations.client import ClientConfig, PolyaxonClient, RunClient
 from polyaxon_integrations.core.exceptions import ApiError, AuthenticationError, ConfigError, PolyaxonError
 from polyaxon_integrations.core.guard import PolyaxonWarning
+from tests.conftest import schedule_run
 from tests.faults import closed_port_host, fault_server, run_then_fault
 
 
@@ -117,14 +118,10 @@ def test_cached_run_is_resumed_unless_is_new(host: str, api: PolyaxonClient, pro
 def test_in_cluster_attaches_and_leaves_statuses_to_the_platform(
     host: str, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scheduled = RunClient(project=project, client=api)
-    scheduled.create(name="scheduled")
     context_root = tmp_path / "plx-context"
+    scheduled = schedule_run(api, project, context_root, monkeypatch)
     (context_root / ".configs").mkdir(parents=True)
     (context_root / ".configs" / ".auth").write_text(json.dumps({"POLYAXON_AUTH_TOKEN": "scoped"}))
-    monkeypatch.setenv("POLYAXON_IS_MANAGED", "true")
-    monkeypatch.setenv("POLYAXON_RUN_INSTANCE", f"default.{project}.runs.{scheduled.run_uuid}")
-    monkeypatch.setenv("POLYAXON_CONTEXT_ROOT", str(context_root))
     run = tracking.init()
     assert run is not None and run.is_managed and run.run_uuid == scheduled.run_uuid
     assert Path(run.get_artifacts_path()) == context_root / "artifacts" / scheduled.run_uuid
@@ -277,16 +274,7 @@ def test_in_cluster_events_are_served_from_the_context_folder(
     host: str, sandbox: Any, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In a cluster the context folder is the artifacts store: what we write there is what the server serves."""
-    if not sandbox.artifacts_store.is_dir():
-        pytest.skip("needs the sandbox's store folder (not known with PLX_TEST_HOST)")
-    scheduled = RunClient(project=project, client=api)
-    scheduled.create(name="scheduled")
-    context_root = tmp_path / "plx-context"
-    context_root.mkdir()
-    (context_root / "artifacts").symlink_to(sandbox.artifacts_store)
-    monkeypatch.setenv("POLYAXON_IS_MANAGED", "true")
-    monkeypatch.setenv("POLYAXON_RUN_INSTANCE", f"default.{project}.runs.{scheduled.run_uuid}")
-    monkeypatch.setenv("POLYAXON_CONTEXT_ROOT", str(context_root))
+    scheduled = schedule_run(api, project, tmp_path / "plx-context", monkeypatch, sandbox.artifacts_store)
     run = tracking.init()
     assert run is not None and run.is_managed
     for step in range(10):

@@ -34,9 +34,9 @@ from polyaxon_integrations.core.logcapture import LogLines
 from polyaxon_integrations.core.provenance import code_reference, installed_packages
 from polyaxon_integrations.core.resources import ResourceSampler
 from polyaxon_integrations.core.run import Run
-from polyaxon_integrations.core.run_client import RunClient
 from polyaxon_integrations.core.sync import push_folder
 from polyaxon_integrations.core.system import SystemOptions
+from tests.conftest import schedule_run
 
 SWITCHES = (env.TRACK_LOGS, env.TRACK_ENV, env.TRACK_CODE, env.COLLECT_RESOURCES)
 HOST_RESOURCES = {"cpu", "memory", "memory_used", "load", "process_cpu", "process_memory_used"}
@@ -205,14 +205,7 @@ def test_in_cluster_only_resources_when_the_platform_asks(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(env.COLLECT_RESOURCES, "true")  # as Polyaxon's plugins set it for the job
     monkeypatch.setenv(env.RESOURCES_INTERVAL, "0.2")
-    scheduled = RunClient(project=project, client=api)
-    scheduled.create(name="scheduled")
-    context_root = tmp_path / "plx-context"
-    context_root.mkdir()
-    (context_root / "artifacts").symlink_to(sandbox.artifacts_store)
-    monkeypatch.setenv(env.IS_MANAGED, "true")
-    monkeypatch.setenv(env.RUN_INSTANCE, f"default.{project}.runs.{scheduled.run_uuid}")
-    monkeypatch.setenv(env.CONTEXT_ROOT, str(context_root))
+    schedule_run(api, project, tmp_path / "plx-context", monkeypatch, sandbox.artifacts_store)
     before = sys.stdout
     run = tracking.init()
     assert run is not None and run.is_managed and sys.stdout is before

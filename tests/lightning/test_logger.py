@@ -22,11 +22,12 @@ import torch
 
 from polyaxon_integrations import lightning as pl_adapter
 from polyaxon_integrations import pytorch_lightning as ptl_adapter
-from polyaxon_integrations.client import PolyaxonClient, RunClient
+from polyaxon_integrations.client import PolyaxonClient
 from polyaxon_integrations.core import env
 from polyaxon_integrations.core.exceptions import ConfigError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from polyaxon_integrations.core.run import Run
+from tests.conftest import schedule_run
 from tests.lightning.tiny import BATCHES, Optim, data, module_class, trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,15 +234,7 @@ def test_in_cluster_attaches_to_the_scheduled_run(
     host: str, sandbox: Any, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No arguments in a scheduled job: the scheduled run, its artifacts store, its statuses left alone."""
-    if not sandbox.artifacts_store.is_dir():
-        pytest.skip("needs the sandbox's store folder (not known with PLX_TEST_HOST)")
-    scheduled = RunClient(project=project, client=api)
-    scheduled.create(name="scheduled")
-    (tmp_path / "plx-context").mkdir()
-    (tmp_path / "plx-context" / "artifacts").symlink_to(sandbox.artifacts_store)
-    monkeypatch.setenv(env.IS_MANAGED, "true")
-    monkeypatch.setenv(env.RUN_INSTANCE, f"{OWNER}.{project}.runs.{scheduled.run_uuid}")
-    monkeypatch.setenv(env.CONTEXT_ROOT, str(tmp_path / "plx-context"))
+    scheduled = schedule_run(api, project, tmp_path / "plx-context", monkeypatch, sandbox.artifacts_store)
     logger = pl_adapter.PolyaxonLogger()
     trainer(L, logger, max_epochs=1).fit(module_class(L)(), data())
     assert logger.experiment.run_uuid == scheduled.run_uuid
