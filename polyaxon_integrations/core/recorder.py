@@ -97,7 +97,7 @@ class Recorder:
         name = name or source.stem
         self.names.stem(kind, name)  # validates the name
         rel = rel_path or f"assets/{kind}/{source.name}"
-        self.writer.put(("call", lambda: self._store(source, rel, name, kind, {})))
+        self.writer.put_now(("call", lambda: self._store(source, rel, name, kind, {})))
         return rel
 
     def model(
@@ -116,11 +116,11 @@ class Recorder:
         info = {"framework": framework, **(summary or {})}
         if step is None:
             rel = f"outputs/{source.name}"
-            self.writer.put(("call", lambda: self._store(source, rel, name, "model", info)))
+            self.writer.put_now(("call", lambda: self._store(source, rel, name, "model", info)))
             return rel
         rel = f"assets/model/{stem}_{step}{source.suffix}"
         lineage_name = f"{name}-{step}"  # each checkpoint is its own lineage artifact
-        self.writer.put(("call", lambda: self._store(source, rel, lineage_name, "model", {**info, "step": step})))
+        self.writer.put_now(("call", lambda: self._store(source, rel, lineage_name, "model", {**info, "step": step})))
         self.writer.put(("model", stem, step, to_timestamp(timestamp), json.dumps({**info, "path": rel})))
         return rel
 

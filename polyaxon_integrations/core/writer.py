@@ -73,6 +73,12 @@ class EventWriter:
         """
         self._queue.put(item)
 
+    def put_now(self, item: tuple[Any, ...]) -> None:
+        """Queue ``item`` and wake the writer at once: a file to copy in (a checkpoint) may be rotated
+        away by its framework soon after, so it must not wait for the next look at the queue."""
+        self._queue.put(item)
+        self._wake.set()
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything queued so far is on disk."""
         if not self._thread.is_alive():
