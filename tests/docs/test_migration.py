@@ -18,6 +18,7 @@ def test_official_class_names_are_ours() -> None:
     assert keras.PolyaxonKerasCallback is keras.PolyaxonCallback
     first = next(iter(inspect.signature(transformers.PolyaxonCallback).parameters.values()))
     assert first.name == "run" and first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD  # PolyaxonCallback(run)
+    assert transformers.PolyaxonCallback().run is None  # public, as on the Keras and Lightning adapters
 
 
 @pytest.mark.parametrize("namespace", ["lightning", "pytorch_lightning"])
