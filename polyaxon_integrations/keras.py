@@ -57,8 +57,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def __init__(
         self,
+        run: Run | None = None,  # positional too, as the official ``PolyaxonCallback(run)``
         *,
-        run: Run | None = None,
         project: str | None = None,
         owner: str | None = None,
         run_uuid: str | None = None,

@@ -16,8 +16,9 @@ def test_official_class_names_are_ours() -> None:
     assert lightning.PolyaxonCallback is lightning.PolyaxonLogger
     assert pytorch_lightning.PolyaxonCallback is pytorch_lightning.PolyaxonLogger
     assert keras.PolyaxonKerasCallback is keras.PolyaxonCallback
-    first = next(iter(inspect.signature(transformers.PolyaxonCallback).parameters.values()))
-    assert first.name == "run" and first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD  # PolyaxonCallback(run)
+    for callback in (transformers.PolyaxonCallback, keras.PolyaxonCallback):  # PolyaxonCallback(run) as officially
+        first = next(iter(inspect.signature(callback).parameters.values()))
+        assert first.name == "run" and first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert transformers.PolyaxonCallback().run is None  # public, as on the Keras and Lightning adapters
 
 
