@@ -84,6 +84,10 @@ class LoggerMixin:
         log_model: bool | Literal["all"] = False,
         save_dir: str | os.PathLike[str] = ".",
         end_on_finalize: bool = False,
+        track_code: bool | None = None,
+        track_env: bool | None = None,
+        track_logs: bool | None = None,
+        collect_resources: bool | None = None,
     ) -> None:
         """Keep the ``tracking.init`` arguments; the run starts when training does, on rank zero.
 
@@ -96,6 +100,8 @@ class LoggerMixin:
         a worker thread). ``save_dir``: where Lightning writes checkpoints
         (``<save_dir>/<project>/<run uuid>/checkpoints``). ``end_on_finalize``: end the run when
         a stage succeeds (the official client's option) instead of at process end or ``end()``.
+        ``track_code``, ``track_env``, ``track_logs``, ``collect_resources``: as for ``tracking.init``
+        (the official logger takes them too, so migrated code keeps its arguments).
         """
         super().__init__()
         if log_model not in (True, False, "all"):
@@ -118,6 +124,10 @@ class LoggerMixin:
             name=name,
             description=description,
             tags=tags,
+            track_code=track_code,
+            track_env=track_env,
+            track_logs=track_logs,
+            collect_resources=collect_resources,
         )
         self._prefix = prefix
         self._log_model: bool | Literal["all"] = log_model

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .core.run import Run
     from .core.run_client import RunClient
 
-__all__ = ["PolyaxonCallback"]
+__all__ = ["PolyaxonCallback", "PolyaxonKerasCallback"]
 
 _MODES = ("auto", "min", "max")
 
@@ -57,8 +57,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def __init__(
         self,
+        run: Run | None = None,  # positional too, as the official ``PolyaxonCallback(run)``
         *,
-        run: Run | None = None,
         project: str | None = None,
         owner: str | None = None,
         run_uuid: str | None = None,
@@ -290,3 +290,7 @@ def _fit_argument(model: Any, name: str) -> Any:
             return value if isinstance(value, int) else None
         frame = frame.f_back
     return None
+
+
+#: The official client's other name (``polyaxon.tracking.contrib.keras.PolyaxonKerasCallback``).
+PolyaxonKerasCallback = PolyaxonCallback

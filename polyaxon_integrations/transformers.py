@@ -72,6 +72,11 @@ class PolyaxonCallback(TrainerCallback):
         self._last: dict[str, tuple[int, float | int]] = {}  # name -> (step, value) of its last row
         self.log_model = _log_model(log_model)
 
+    @property
+    def run(self) -> Run | None:
+        """The run logged to (None before training starts), as the Keras and Lightning adapters have it."""
+        return self._lazy.run
+
     # --- the run -------------------------------------------------------------------------------
 
     def _open(self, args: TrainingArguments, state: TrainerState, model: Any, *, new: bool) -> Run | None:
