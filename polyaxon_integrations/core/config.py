@@ -19,6 +19,7 @@ from typing import Any
 
 from . import env
 from .exceptions import ConfigError
+from .guard import PolyaxonWarning
 
 __all__ = [
     "CliFiles",
@@ -195,6 +196,7 @@ def _warn_if_world_readable(path: Path) -> None:
     if mode & (stat.S_IRGRP | stat.S_IROTH):
         warnings.warn(
             f"{path} holds an API token and can be read by other users; run `chmod 600 {path}`.",
+            PolyaxonWarning,
             stacklevel=4,
         )
 

@@ -222,8 +222,13 @@ def resolve(
 
 def _no_context_message(missing: str, checked: tuple[Path, ...]) -> str:
     files = ", ".join(str(p) for p in checked) or f"none ({env.NO_CONFIG} is set)"
+    first = (
+        "Please provide a valid project, or make sure this operation is managed by Polyaxon: found no project."
+        if missing == "project"  # the official client's words, which users search for
+        else f"Found no Polyaxon {missing} to log to (the project is known)."
+    )
     return (
-        f"Please provide a valid project, or make sure this operation is managed by Polyaxon: found no {missing}.\n"
+        f"{first}\n"
         "Checked, in order:\n"
         "  1. arguments: client=, project=/owner=, run_uuid=\n"
         f"  2. in-cluster context: {env.RUN_INSTANCE} with {env.IS_MANAGED}=true\n"

@@ -55,8 +55,7 @@ def warn_once(key: str, message: str) -> bool:
         if key in _seen:
             return False
         _seen.add(key)
-    warnings.warn(message, PolyaxonWarning, stacklevel=3)
-    get_logger().warning(message)
+    warnings.warn(message, PolyaxonWarning, stacklevel=3)  # once: not also to logging, or it prints twice
     return True
 
 

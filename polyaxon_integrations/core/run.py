@@ -362,7 +362,8 @@ class Run:
         budget = self.end_timeout if timeout is None else timeout
         started = time.monotonic()
         self._system.close(min(budget, 5.0))  # streams back, last lines and samples written
-        if not self._recorder.writer.close(budget):
+        # The local folder must get everything whatever the server wait: the writer gets at least 30 s.
+        if not self._recorder.writer.close(max(budget, 30.0)):
             warn_once("writer-close", f"Events of run {self.run_uuid} are still being written to {self.folder.path}.")
         last = self._recorder.summarize(self._user_outputs)
         if last:

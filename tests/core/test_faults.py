@@ -66,3 +66,25 @@ def test_server_misbehaving_mid_run(
     served = api.get_metrics("default", project, run.run_uuid, ["loss"])["loss"]
     assert served["step"] == list(range(STEPS))
     assert json.loads((folder / ".sync.plx.json").read_text())["pending"] is False
+
+
+def test_an_impatient_end_still_keeps_every_point_locally(monkeypatch: pytest.MonkeyPatch, project: str) -> None:
+    """``end(timeout=0)`` with the server gone gives up on the server at once, never on the local folder:
+    everything logged is on disk for ``sync``."""
+    from polyaxon_integrations import tracking
+    from tests.faults import closed_port_host
+
+    monkeypatch.setenv("POLYAXON_HOST", closed_port_host())
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    with pytest.warns(UserWarning):
+        run = tracking.init(project=project)
+    assert run is not None
+    for step in range(20_000):
+        run.log_metrics(step=step, loss=step / 7, acc=step / 9)
+    started = time.perf_counter()
+    assert run.end(timeout=0) is False
+    assert time.perf_counter() - started < 10
+    for name in ("loss", "acc"):
+        rows = (Path(run.get_artifacts_path()) / "events" / "metric" / f"{name}.plx").read_text().split("\n")
+        assert len(rows) == 1 + 20_000
+    assert json.loads((Path(run.get_artifacts_path()) / ".sync.plx.json").read_text())["pending"] is True
