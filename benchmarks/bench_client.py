@@ -15,9 +15,7 @@ import statistics
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
-from queue import SimpleQueue
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -38,8 +36,14 @@ WORKER = textwrap.dedent(
     calls = int(sys.argv[3])
     run = tracking.init(project="bench", name="bench", is_offline=offline or None)
     inited = time.perf_counter()
+    from queue import SimpleQueue
+    queue, floor, clock = SimpleQueue(), [], time.perf_counter_ns
+    for i in range(calls):  # the floor, in this process with the client's threads running
+        t = clock()
+        queue.put((i, 0.5, 0.25))
+        floor.append(clock() - t)
+    floor.sort()
     latencies = []
-    clock = time.perf_counter_ns
     loop_start = time.perf_counter()
     for i in range(calls):
         t = clock()
@@ -54,6 +58,7 @@ WORKER = textwrap.dedent(
         "import_ms": (imported - started) * 1e3,
         "init_ms": (inited - imported) * 1e3,
         "p50_us": latencies[len(latencies) // 2] / 1e3,
+        "floor_us": floor[len(floor) // 2] / 1e3,
         "p99_us": latencies[int(len(latencies) * 0.99)] / 1e3,
         "calls_per_s": calls / loop,
         "end_ms": (ended - before_end) * 1e3,
@@ -64,19 +69,6 @@ WORKER = textwrap.dedent(
 
 PYTHONS = {"ours": sys.executable, "official": str(ROOT / ".venv-server" / "bin" / "python")}
 COLUMNS = ("import_ms", "init_ms", "p50_us", "p99_us", "calls_per_s", "end_ms", "peak_rss_mb")
-
-
-def floor_us(calls: int) -> float:
-    """The cost of a bare ``SimpleQueue.put`` of a tuple: the floor any enqueueing logger pays."""
-    queue: SimpleQueue[tuple[int, float, float]] = SimpleQueue()
-    clock = time.perf_counter_ns
-    samples = []
-    for i in range(calls):
-        t = clock()
-        queue.put((i, 0.5, 0.25))
-        samples.append(clock() - t)
-    samples.sort()
-    return samples[len(samples) // 2] / 1e3
 
 
 def measure(side: str, mode: str, calls: int, host: str) -> dict[str, float]:
@@ -114,9 +106,9 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-    floor = floor_us(args.calls)
+    floor = statistics.median(r["floor_us"] for key, rows in results.items() if key[0] == "ours" for r in rows)
     print(f"log_metrics: 3 scalars per call, {args.calls} calls, median of {args.repeat} rounds; "
-          f"floor (SimpleQueue.put of a tuple): {floor:.2f} us")
+          f"floor (SimpleQueue.put of a tuple, in our workers): {floor:.3f} us")
     print(f"{'side / mode':22}" + "".join(f"{c:>13}" for c in COLUMNS))
     medians: dict[tuple[str, str], dict[str, float]] = {}
     for key, rows in results.items():

@@ -263,7 +263,7 @@ class Mirror:
         self.bytes_uploaded += size
 
     def _batches(self, due: list[str]) -> list[tuple[str | None, list[str]]]:
-        """Group due files: many in one ``events/<kind>`` folder go as one archive (one request, not one each)."""
+        """Group due files: many in one ``events/<kind>`` or ``resources/<kind>`` folder go as one archive."""
         if not self._owns_events:
             return [(None, due)]
         by_dir: dict[str, list[str]] = {}
@@ -272,7 +272,7 @@ class Mirror:
         single: list[str] = []
         batches: list[tuple[str | None, list[str]]] = []
         for rel_dir, files in by_dir.items():
-            if len(files) >= _BATCH_MIN and rel_dir.startswith("events/") and rel_dir.count("/") == 1:
+            if len(files) >= _BATCH_MIN and rel_dir.startswith(("events/", "resources/")) and rel_dir.count("/") == 1:
                 batches.append((rel_dir, files))
             else:
                 single.extend(files)
