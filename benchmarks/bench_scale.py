@@ -38,8 +38,9 @@ WORKER = textwrap.dedent(
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    points, names = int(sys.argv[1]), int(sys.argv[2])
+    points, names, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     steps = points // names
+    step_time = names / rate if rate > 0 else 0.0
     run = tracking.init(project="scale", name=f"scale-{points}")
     keys = [f"metric_{j:03d}" for j in range(names)]
     marks, rss = {steps * q // 4 for q in (1, 2, 3)}, []
@@ -47,6 +48,10 @@ WORKER = textwrap.dedent(
     for step in range(steps):
         x = step / steps
         run.log_metrics(step=step, **{k: x * (j + 1) for j, k in enumerate(keys)})
+        if step_time and step % 100 == 99:  # keep to the rate: a fast training loop, not a flood
+            ahead = started + (step + 1) * step_time - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
         if step in marks:
             rss.append(rss_mb())
     loop = time.perf_counter() - started
@@ -63,23 +68,28 @@ WORKER = textwrap.dedent(
 )
 
 
-def measure(points: int, host: str) -> dict[str, object]:
-    return run_worker(sys.executable, WORKER, [str(points), str(NAMES)], host, timeout=1800)
+def measure(points: int, host: str, rate: float) -> dict[str, object]:
+    return run_worker(sys.executable, WORKER, [str(points), str(NAMES), str(rate)], host, timeout=1800)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--host")
+    parser.add_argument(
+        "--rate", type=float, default=200_000,
+        help="points per second the loop logs (2,000 steps/s x 100 metrics by default; 0: as fast as it can)",
+    )
     args = parser.parse_args()
     server = None if args.host else sandbox.start(Path(tempfile.mkdtemp(prefix="plx-scale-sandbox-")))
     host = args.host or server.host  # type: ignore[union-attr]
     try:
-        rows = [measure(points, host) for points in args.points]
+        rows = [measure(points, host, args.rate) for points in args.points]
     finally:
         if server is not None:
             server.stop()
-    print(f"{NAMES} metric names, one log_metrics call of {NAMES} values per step, against a local sandbox")
+    pace = f"at {args.rate:,.0f} points/s" if args.rate > 0 else "as fast as the loop can"
+    print(f"{NAMES} metric names, one log_metrics call of {NAMES} values per step, {pace}, against a local sandbox")
     print(f"{'points':>10}{'loop s':>9}{'RSS MB at 25/50/75/100 %':>30}{'files MB':>10}"
           f"{'uploaded MB':>13}{'ratio':>7}{'end() s':>9}{'in sync':>9}")
     for r in rows:
