@@ -122,6 +122,24 @@ def format_timestamp(ts: float) -> str:
     return str(datetime.fromtimestamp(ts, timezone.utc))
 
 
+class TimestampFormatter:
+    """``format_timestamp`` for a stream of nearby times: the date and time of day are formatted once a
+    second, the microseconds per call (rounded as ``datetime`` rounds them, so the text is identical)."""
+
+    def __init__(self) -> None:
+        self._second: int | None = None
+        self._prefix = ""
+
+    def __call__(self, ts: float) -> str:
+        second = math.floor(ts)
+        micros = round((ts - second) * 1e6)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        if second != self._second:
+            self._second, self._prefix = second, format_timestamp(second)[:19]
+        return f"{self._prefix}.{micros:06d}+00:00" if micros else f"{self._prefix}+00:00"
+
+
 def format_value(value: float | int) -> str:
     """A metric value as its ``.plx`` cell (the writer inlines this in its hot loop)."""
     return repr(value) if type(value) is float else str(value)

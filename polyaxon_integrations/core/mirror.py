@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["Mirror"]
 
 _MAX_BACKOFF = 30.0
-_MIN_INTERVAL = 2.0  # seconds between two uploads of the same file during the run
+_MIN_INTERVAL = 2.0  # seconds between two uploads of the same file, early in a run...
+_MAX_INTERVAL = 15.0  # ...growing with the run's age to this: a long run re-sends less often
 _BATCH_MIN = 4  # this many changed event files in one folder go up as one archive of the folder
 # 4xx answers worth retrying (the sandbox has been seen to answer a valid PATCH with 405 once).
 _TRANSIENT = frozenset({401, 403, 405, 408, 409, 423, 429})
@@ -74,6 +75,7 @@ class Mirror:
         self._uploads: dict[str, tuple[int, float]] = {}  # path -> (bytes uploaded so far, when last)
         self._lineage: list[dict[str, Any]] = []  # entries not yet posted
         self.bytes_uploaded = 0
+        self._started = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="polyaxon-mirror", daemon=True)
         self._thread.start()
 
@@ -139,17 +141,18 @@ class Mirror:
 
         Event files only grow and are re-sent whole, so uploading on every change would cost
         O(n^2) bytes over a long run. A file is sent again only while (bytes already sent for it
-        + its size) <= 3 x its size + 64 KiB, and at most every ``_MIN_INTERVAL`` seconds; so
+        + its size) <= 3 x its size + 64 KiB, and at most every :meth:`_interval` seconds; so
         sends get rarer as the file grows (each about 1.5x the last) and the total stays within
         about 4x the final size, the final upload at ``end()`` included.
         """
         if self._closing or self._flushing:
             return sorted(self._dirty_files)
         now = time.monotonic()
+        interval = self._interval()
         due = []
         for rel in self._dirty_files:
             sent, when = self._uploads.get(rel, (0, -math.inf))
-            if sent and now - when < _MIN_INTERVAL:
+            if sent and now - when < interval:
                 continue
             try:
                 size = os.path.getsize(self._root / rel)
@@ -159,12 +162,17 @@ class Mirror:
                 due.append(rel)
         return sorted(due)
 
+    def _interval(self) -> float:
+        """Seconds between two uploads of a changed file: 2 s at first (live curves while one watches a
+        new run), then a twentieth of the run's age, up to 15 s (each upload costs CPU beside training)."""
+        return min(_MAX_INTERVAL, max(_MIN_INTERVAL, (time.monotonic() - self._started) / 20))
+
     def _loop(self) -> None:
         backoff = 0.0
         while True:
             with self._cv:
                 while not self._closing and not self._has_small_work() and not self._due_files():
-                    self._cv.wait(_MIN_INTERVAL if self._dirty_files else None)
+                    self._cv.wait(self._interval() if self._dirty_files else None)
                 if not self._has_work() or self._blocked or self._abandoned:
                     return
             try:

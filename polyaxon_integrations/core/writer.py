@@ -16,13 +16,13 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from .events import JSONL_KINDS, Series, format_timestamp, jsonl_row
+from .events import JSONL_KINDS, Series, TimestampFormatter, jsonl_row
 from .guard import reraise, warn_once
 
 __all__ = ["EventWriter"]
 
 _STOP = object()
-_POLL = 0.05  # seconds between the writer's looks at the queue
+_POLL = 0.25  # seconds between the writer's looks at the queue (each wake costs CPU beside training)
 
 
 class _MetricBuffer:
@@ -56,7 +56,7 @@ class EventWriter:
         self._pending: dict[str, list[str]] = {}  # relative path -> rows not yet written
         self.series: dict[tuple[str, str], Series] = {}  # (kind, stem) -> summary
         self._metrics: dict[str, _MetricBuffer] = {}  # metric name -> points since the last write
-        self._ts_cache: tuple[float, str] = (-1.0, "")
+        self._timestamp = TimestampFormatter()
         self._flushed = threading.Condition()
         self._generation = 0
         self.rows_written = 0
@@ -97,7 +97,7 @@ class EventWriter:
     # --- writer thread -----------------------------------------------------------------
 
     def _loop(self) -> None:
-        """Wake every ``_POLL`` s (or when flushed) and take everything queued.
+        """Wake every ``_POLL`` s (or when flushed, or for a file to copy) and take everything queued.
 
         Blocking on the queue instead would wake this thread at every ``put``: a GIL hand-off
         per ``log_metrics`` call that costs the training thread far more than the call itself.
@@ -134,13 +134,6 @@ class EventWriter:
                 item.set()
             elif item is not _STOP:
                 self._handle(item)
-
-    def _timestamp(self, ts: float) -> str:
-        cached_ts, text = self._ts_cache
-        if ts != cached_ts:
-            text = format_timestamp(ts)
-            self._ts_cache = (ts, text)
-        return text
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         try:

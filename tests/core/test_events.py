@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from polyaxon_integrations import tracking
 from polyaxon_integrations.core import folder as folder_mod
-from polyaxon_integrations.core.events import EventNames, InvalidValueError, Series, to_number
+from polyaxon_integrations.core.events import EventNames, InvalidValueError, Series, TimestampFormatter, to_number
 from polyaxon_integrations.core.exceptions import InvalidNameError, PolyaxonError
 from polyaxon_integrations.core.writer import EventWriter
 
@@ -419,3 +419,10 @@ def test_logging_after_end_is_an_error_on_every_path() -> None:
             run.log_metrics(step=2, **metrics)
     rows = (Path(run.get_artifacts_path()) / "events/metric/loss.plx").read_text().split("\n")[1:]
     assert len(rows) == 2
+
+
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_timestamp_formatter_matches_datetime(ts: float) -> None:
+    formatter = TimestampFormatter()
+    assert formatter(ts) == str(datetime.fromtimestamp(ts, timezone.utc))
+    assert formatter(ts + 0.25) == str(datetime.fromtimestamp(ts + 0.25, timezone.utc))  # the cached second
