@@ -1,6 +1,6 @@
 """What each adapter costs a small CPU training that logs every step, against the same local server.
 
-    .venv/bin/python benchmarks/bench_adapters.py [--steps 400] [--warmup 50] [--repeat 3] [--only lightning,keras]
+    .venv/bin/python benchmarks/bench_adapters.py [--steps 2000] [--warmup 300] [--repeat 3] [--only lightning,keras]
 
 Configurations per framework, each in a fresh interpreter (imports and threads never leak), run
 interleaved over ``--repeat`` rounds:
@@ -367,8 +367,11 @@ def report(framework: str, rows: dict[str, list[dict[str, float]]], steps: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--warmup", type=int, default=50, help="steps left out of the timing at the start")
+    parser.add_argument(
+        "--steps", type=int, default=2000,
+        help="steps per run: long enough that start-up work (env, git, first uploads) is not counted per step",
+    )
+    parser.add_argument("--warmup", type=int, default=300, help="steps left out of the timing at the start")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default=",".join(CONFIGS), help="comma-separated frameworks")
     parser.add_argument("--host", help="a running server (default: start a sandbox)")

@@ -107,10 +107,10 @@ class SystemMonitor:
         self.samples = 0
         self.lines = 0
         if options.track_env:
-            recorder.writer.put(("call", lambda: _provenance().record_env(recorder)))
+            recorder.writer.put_now(("call", lambda: _provenance().record_env(recorder)))  # done before training
         if options.track_code:
             cwd = os.getcwd()  # the checkout the script runs in, as the official client
-            recorder.writer.put(("call", lambda: _provenance().record_code_ref(recorder, cwd)))
+            recorder.writer.put_now(("call", lambda: _provenance().record_code_ref(recorder, cwd)))
         self._logs = LogCapture() if options.track_logs else None
         if options.track_logs or options.collect_resources:
             if self._logs is not None:
