@@ -215,9 +215,12 @@ class LoggerMixin:
 
     @guarded("lightning log_metrics")
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        run = self._run()
-        if run is None:
-            return
+        """Called at every logged step: kept short (the run, once started, is taken as it is)."""
+        run = self._lazy.run  # set on rank zero only
+        if run is None or run.ended:
+            run = self._run()
+            if run is None:
+                return
         values = dict(metrics)
         found = values.pop("step", None)
         if step is None and found is not None:
@@ -228,8 +231,8 @@ class LoggerMixin:
         self._last_epoch = epoch
         if self._prefix:
             values = {f"{self._prefix}/{key}": value for key, value in values.items()}
-        if values:
-            run.log_metrics(step=step, **values)  # a bad one is named in the error; the others are logged
+        if values:  # ``values`` is our own dict: handed over as it is (a bad one is named, the others logged)
+            run._log_metrics(step, None, values)
 
     @guarded("lightning log_graph")
     def log_graph(self, model: Any, input_array: Any = None) -> None:
