@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["Mirror"]
 
 _MAX_BACKOFF = 30.0
-_MIN_INTERVAL = 2.0  # seconds between two uploads of the same file, early in a run...
+_MIN_INTERVAL = 5.0  # seconds between two uploads of the same file, early in a run...
 _MAX_INTERVAL = 15.0  # ...growing with the run's age to this: a long run re-sends less often
-_BATCH_MIN = 4  # this many changed event files in one folder go up as one archive of the folder
+_BATCH_MIN = 2  # this many changed event files in one folder go up as one archive of the folder
 # 4xx answers worth retrying (the sandbox has been seen to answer a valid PATCH with 405 once).
 _TRANSIENT = frozenset({401, 403, 405, 408, 409, 423, 429})
 
@@ -163,7 +163,7 @@ class Mirror:
         return sorted(due)
 
     def _interval(self) -> float:
-        """Seconds between two uploads of a changed file: 2 s at first (live curves while one watches a
+        """Seconds between two uploads of a changed file: 5 s at first (live curves while one watches a
         new run), then a twentieth of the run's age, up to 15 s (each upload costs CPU beside training)."""
         return min(_MAX_INTERVAL, max(_MIN_INTERVAL, (time.monotonic() - self._started) / 20))
 
