@@ -28,6 +28,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("polyaxon_integrations.keras needs Keras 3: pip install 'polyaxon-integrations[keras]'") from exc
 
+from .core import process
 from .core.adapter import LazyRun
 from .core.exceptions import ConfigError
 from .core.guard import guarded, reraise, warn_once
@@ -42,6 +43,8 @@ __all__ = ["PolyaxonCallback", "PolyaxonKerasCallback"]
 
 _MODES = ("auto", "min", "max")
 
+
+_RAISED = "Model.fit() raised before it ended (the error was caught)"
 
 class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Track a Keras 3 training in Polyaxon: inputs, model summary, metrics, best or final model.
@@ -151,6 +154,9 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         run = self._begin()
         if run is None:
             return
+        # Keras calls no hook when fit() raises: until on_train_end, a normal process exit means it did
+        # (the error was caught), so the run ends failed rather than succeeded.
+        process.mark_unfinished(run, _RAISED)
         self._epoch_offset = None
         self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1  # batch hooks come every k steps
         params = self.params or {}
@@ -210,6 +216,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._in_fit = False
         run = self._lazy.run
+        if run is not None:
+            process.mark_unfinished(run, None)
         if self.log_model == "end" and run is not None and not run.ended:
             summary = {"epoch": self._last_epoch} if self._last_epoch is not None else None
             run.log_model(self._save(run, "final"), name="final", framework="keras", summary=summary)

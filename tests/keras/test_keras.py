@@ -347,6 +347,9 @@ def test_statuses_when_the_process_ends(host: str, api: PolyaxonClient, project:
     }
     procs = {status: spawn("-c", textwrap.dedent(FAILING.format(error=error)), f"{project}-{status}")
              for status, (error, _) in failing.items()}  # fmt: skip
+    caught = FAILING.format(error='ValueError("fuse blown")').replace("model.fit(", "try:\n    model.fit(")
+    caught += "except ValueError:\n    print('caught')\n"  # the script goes on and exits normally
+    procs["caught"] = spawn("-c", textwrap.dedent(caught), f"{project}-caught")
     example = spawn(str(ROOT / "examples/keras_regression.py"), "--project", project, "--epochs", "6")
     out, err = example.communicate(timeout=120)
     assert example.returncode == 0, err
@@ -366,3 +369,9 @@ def test_statuses_when_the_process_ends(host: str, api: PolyaxonClient, project:
         assert body["status"] == status and reason.startswith(error_type) and message in reason
         loss = api.get_metrics("default", f"{project}-{status}", runs[0]["uuid"], ["loss", "val_loss"])
         assert loss["loss"]["step"] == loss["val_loss"]["step"] == [0, 1]  # the epochs before the error
+
+    out, err = procs["caught"].communicate(timeout=120)  # Keras calls no hook when fit raises: still failed
+    assert procs["caught"].returncode == 0 and out.strip() == "caught", err
+    (run,) = api.list_runs("default", f"{project}-caught")
+    body = api.get_statuses("default", f"{project}-caught", run["uuid"])
+    assert body["status"] == "failed" and "Model.fit() raised" in body["status_conditions"][-1]["message"]
