@@ -132,9 +132,10 @@ class PolyaxonClient:
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        raw: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Send one request; return the decoded JSON body (or None), raise ours on failure."""
+        """Send one request; return the decoded JSON body (or None; the bytes with ``raw``), raise ours on failure."""
         import requests
 
         read_timeout = timeout if timeout is not None else self.config.timeout
@@ -160,6 +161,8 @@ class PolyaxonClient:
                 method=method,
                 url=url,
             ) from None
+        if raw and response.status_code < 400:
+            return response.content
         return self._decode(response, method, url)
 
     def _decode(self, response: requests.Response, method: str, url: str) -> Any:
@@ -289,6 +292,38 @@ class PolyaxonClient:
             timeout=max(self.config.timeout, 300.0),
         )
         return len(data)
+
+    def download_dir(self, owner: str, project: str, uuid: str, rel_dir: str, target: Path) -> int:
+        """Fetch the run's ``rel_dir`` (the server sends a tar.gz) into ``target``; the number of files (0: none)."""
+        try:
+            data = self.request(
+                "GET",
+                self._streams(owner, project, uuid, "artifacts"),
+                params={"path": rel_dir},
+                raw=True,
+                timeout=max(self.config.timeout, 300.0),
+            )
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return 0
+            raise
+        import io
+        import tarfile
+
+        count = 0
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if not member.isfile() or Path(member.name).is_absolute() or ".." in parts:
+                    continue  # only plain files inside the folder
+                source = tar.extractfile(member)
+                if source is None:
+                    continue
+                path = target.joinpath(*parts)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(source.read())
+                count += 1
+        return count
 
     def get_metrics(self, owner: str, project: str, uuid: str, names: Iterable[str]) -> dict[str, dict[str, list[Any]]]:
         """Read metric series back from the streams API: ``{name: {"step": [...], "metric": [...], ...}}``."""

@@ -29,6 +29,7 @@ from .ui import dashboard_url, run_url
 __all__ = ["Run"]
 
 _STATUSES = DONE_STATUSES | {"running"}
+_APPENDED = ("events", "resources", "plxlogs")  # folders whose files grow by appending, run after run
 _now = time.time
 
 
@@ -83,6 +84,8 @@ class Run:
                 owns_events=begun.owns_events,
             )
             self._mirror.mark(fields=begun.fields)
+        if begun.restore:
+            self._restore_event_files()
         if not self.is_managed:
             self.folder.write_run(self._state.to_json())
         self._has_metrics = False
@@ -104,6 +107,20 @@ class Run:
 
     def _run_client(self, run_uuid: str | None) -> RunClient:
         return RunClient(owner=self.context.owner, project=self.context.project, run_uuid=run_uuid, client=self._http)
+
+    def _restore_event_files(self) -> None:
+        """Attached from another folder (another machine, a new job): fetch the files the server has, so
+        the rows appended now follow them instead of replacing them when uploaded."""
+        for rel in _APPENDED:
+            try:
+                self._http.download_dir(self.owner, self.project, self.run_uuid, rel, self.folder.path / rel)
+            except PolyaxonError as exc:
+                warn_once(
+                    f"restore-{self.run_uuid}",
+                    f"{exc} Could not fetch run {self.run_uuid}'s {rel}/ from the server; what is logged now "
+                    f"will replace files of the same names there.",
+                )
+                return
 
     def _on_pending(self, pending: bool, created_on_server: bool) -> None:
         self.folder.write_sync_state({"pending": pending, "created_on_server": created_on_server})

@@ -34,6 +34,8 @@ class Start:
     fields: list[str] = field(default_factory=list)
     #: the run is new: its files on the server are only ever the ones this process sends
     owns_events: bool = False
+    #: attached from a folder that did not hold the run: fetch what the server has before appending to it
+    restore: bool = False
 
 
 def start(
@@ -116,7 +118,9 @@ def _attached(
     if tags and state.add_tags(tags):
         fields.append("tags")
     state.set_status("running")  # a finished run that is resumed (e.g. from a checkpoint) runs again
-    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, fields=fields)
+    folder = RunFolder.for_run(state.uuid)
+    fresh = not folder.has_run()
+    return Start(state, folder.create(), created_on_server=True, fields=fields, restore=fresh)
 
 
 def _new(

@@ -253,3 +253,24 @@ def test_many_metrics_go_up_as_one_archive_and_attached_runs_keep_what_others_se
         assert served[name]["metric"] == pytest.approx([step * (i + 1) / 7 for step in range(300)])
     for name in later_names:
         assert served[name]["step"] == list(range(300, 320))
+
+
+def test_a_run_resumed_from_another_folder_continues_its_series(
+    host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Resuming by run_uuid on another machine (a fresh folder) appends to what the server has, not over it."""
+    run = start(project)
+    for step in range(5):
+        run.log_metrics(step=step, loss=step / 2)
+    assert run.end() is True
+
+    monkeypatch.setenv("POLYAXON_OFFLINE_ROOT", str(tmp_path / "another-machine"))
+    resumed = tracking.init(project=project, run_uuid=run.run_uuid)
+    assert resumed is not None
+    for step in range(5, 8):
+        resumed.log_metrics(step=step, loss=step / 2)
+    assert resumed.end() is True
+    served = api.get_metrics("default", project, run.run_uuid, ["loss"])["loss"]
+    assert served["step"] == list(range(8)) and served["metric"] == [step / 2 for step in range(8)]
+    local = (tmp_path / "another-machine" / "runs" / run.run_uuid / "events" / "metric" / "loss.plx").read_text()
+    assert local.startswith("step|timestamp|metric\n0|") and local.count("\n") == 8
