@@ -43,7 +43,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 import sandbox  # noqa: E402
+from worker import create_project, run_worker  # noqa: E402
 
 from polyaxon_integrations.core import env  # noqa: E402
 
@@ -294,39 +294,14 @@ def ensure_bench_venv() -> Path:
 
 
 def run_one(framework: str, config: str, python: Path, steps: int, warmup: int, host: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp:
-        environ = {k: v for k, v in os.environ.items() if k not in env.ENV_VARS and not k.startswith("POLYAXON_")}
-        environ |= {
-            "HOME": tmp,
-            env.HOST: host,
-            env.PROJECT: "bench",
-            env.OFFLINE_ROOT: f"{tmp}/offline",
-            env.ARTIFACTS_ROOT: f"{tmp}/artifacts",
-            env.ARCHIVES_ROOT: f"{tmp}/archives",
-            "KERAS_BACKEND": "torch",
-            "PYTHONPATH": str(ROOT),
-            **{name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
-        }
-        result = Path(tmp) / "result.json"
-        done = subprocess.run(
-            [python, "-c", WORKER, framework, config, str(steps), str(warmup), str(result)],
-            env=environ, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600,
-            check=False,
-        )  # fmt: skip
-        if done.returncode != 0 or not result.exists():
-            raise RuntimeError(f"{framework}/{config} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        return dict(json.loads(result.read_text()))
-
-
-def create_project(host: str) -> None:
-    request = urllib.request.Request(
-        f"{host}/api/v1/default/projects/create", data=b'{"name": "bench"}',
-        headers={"Content-Type": "application/json"}, method="POST",
-    )  # fmt: skip
-    try:
-        urllib.request.urlopen(request).close()
-    except OSError:
-        pass  # exists already
+    extra = {
+        env.PROJECT: "bench",
+        "KERAS_BACKEND": "torch",
+        "PYTHONPATH": str(ROOT),
+        **{name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+    }
+    args = [framework, config, str(steps), str(warmup)]
+    return run_worker(python, WORKER, args, host, timeout=600, extra_env=extra, result_file=True)
 
 
 def report(framework: str, rows: dict[str, list[dict[str, float]]], steps: int, warmup: int, repeat: int) -> None:

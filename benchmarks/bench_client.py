@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import sandbox  # noqa: E402
-from worker import run_worker  # noqa: E402
+from worker import create_project, run_worker  # noqa: E402
 
 WORKER = textwrap.dedent(
     """
@@ -86,17 +86,7 @@ def main() -> None:
     if host is None:
         server = sandbox.start(Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-")))
         host = server.host
-    try:
-        import urllib.request
-
-        urllib.request.urlopen(
-            urllib.request.Request(
-                f"{host}/api/v1/default/projects/create", data=b'{"name": "bench"}',
-                headers={"Content-Type": "application/json"}, method="POST",
-            )
-        ).close()
-    except OSError:
-        pass  # exists already
+    create_project(host)
     try:
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for _ in range(args.repeat):

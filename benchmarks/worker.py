@@ -10,11 +10,25 @@ import json
 import os
 import subprocess
 import tempfile
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 
-def run_worker(python: str, code: str, args: list[str], host: str | None, timeout: float = 900) -> dict[str, Any]:
-    """``python -c code *args`` in an isolated temp folder; the last stdout line, parsed as JSON."""
+def run_worker(
+    python: str | os.PathLike[str],
+    code: str,
+    args: list[str],
+    host: str | None,
+    timeout: float = 900,
+    extra_env: dict[str, str] | None = None,
+    result_file: bool = False,
+) -> dict[str, Any]:
+    """``python -c code *args`` in an isolated temp folder; the last stdout line, parsed as JSON.
+
+    ``result_file``: the worker gets a file path as its last argument and writes its JSON there instead
+    (for workers whose frameworks print to stdout); stdout is then discarded.
+    """
     with tempfile.TemporaryDirectory(prefix="plx-bench-") as tmp:
         environ = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -22,13 +36,29 @@ def run_worker(python: str, code: str, args: list[str], host: str | None, timeou
             "POLYAXON_OFFLINE_ROOT": f"{tmp}/offline",
             "POLYAXON_ARTIFACTS_ROOT": f"{tmp}/artifacts",
             "POLYAXON_ARCHIVES_ROOT": f"{tmp}/archives",
+            **(extra_env or {}),
         }
         if host:
             environ["POLYAXON_HOST"] = host
+        result = Path(tmp) / "result.json"
         out = subprocess.run(
-            [python, "-c", code, *args],
-            capture_output=True, text=True, env=environ, cwd=tmp, timeout=timeout, check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed:\n{out.stderr[-2000:]}")
-        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+            [python, "-c", code, *args, *([str(result)] if result_file else [])],
+            stdout=subprocess.DEVNULL if result_file else subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=environ, cwd=tmp, timeout=timeout, check=False,
+        )  # fmt: skip
+        if out.returncode != 0 or (result_file and not result.exists()):
+            raise RuntimeError(f"{' '.join(args)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        text = result.read_text() if result_file else out.stdout.strip().splitlines()[-1]
+        return dict(json.loads(text))
+
+
+def create_project(host: str, name: str = "bench") -> None:
+    """Create the benchmarks' project on the server (nothing happens if it exists)."""
+    request = urllib.request.Request(
+        f"{host}/api/v1/default/projects/create", data=json.dumps({"name": name}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    try:
+        urllib.request.urlopen(request).close()
+    except OSError:
+        pass  # exists already

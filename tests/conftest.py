@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -118,3 +119,16 @@ def schedule_run(
     monkeypatch.setenv(env.RUN_INSTANCE, f"default.{project}.runs.{scheduled.run_uuid}")
     monkeypatch.setenv(env.CONTEXT_ROOT, str(context_root))
     return scheduled
+
+
+def sync_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m polyaxon_integrations sync ARGS`` in a subprocess, with this checkout importable."""
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(
+        [sys.executable, "-m", "polyaxon_integrations", "sync", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environ,
+        check=False,
+    )

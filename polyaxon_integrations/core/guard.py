@@ -28,12 +28,6 @@ def get_logger() -> logging.Logger:
     return logging.getLogger("polyaxon_integrations")
 
 
-def __getattr__(name: str) -> Any:
-    if name == "logger":
-        return get_logger()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 

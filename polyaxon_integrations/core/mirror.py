@@ -266,9 +266,13 @@ class Mirror:
             with self._cv:
                 self._dirty_files.add(rel)
             raise
+        self._count_sent(rel, size)
+        self.bytes_uploaded += size
+
+    def _count_sent(self, rel: str, size: int) -> None:
+        """Add ``size`` to what ``rel`` has cost so far, for the re-send budget in :meth:`_due_files`."""
         sent, _ = self._uploads.get(rel, (0, 0.0))
         self._uploads[rel] = (sent + size, time.monotonic())
-        self.bytes_uploaded += size
 
     def _batches(self, due: list[str]) -> list[tuple[str | None, list[str]]]:
         """Group due files: many in one ``events/<kind>`` or ``resources/<kind>`` folder go as one archive."""
@@ -299,10 +303,8 @@ class Mirror:
             with self._cv:
                 self._dirty_files.update(sizes)
             raise
-        now = time.monotonic()
         for rel, file_size in sizes.items():
-            sent, _ = self._uploads.get(rel, (0, 0.0))
-            self._uploads[rel] = (sent + file_size, now)
+            self._count_sent(rel, file_size)
         self.bytes_uploaded += size
 
     def _upload_dir(self, path: Path, rel: str) -> int:

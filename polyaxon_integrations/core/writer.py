@@ -57,8 +57,6 @@ class EventWriter:
         self.series: dict[tuple[str, str], Series] = {}  # (kind, stem) -> summary
         self._metrics: dict[str, _MetricBuffer] = {}  # metric name -> points since the last write
         self._timestamp = TimestampFormatter()
-        self._flushed = threading.Condition()
-        self._generation = 0
         self.rows_written = 0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="polyaxon-writer", daemon=True)

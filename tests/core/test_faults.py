@@ -7,15 +7,13 @@ run folder is pushed with ``sync`` to the real sandbox and read back complete.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from polyaxon_integrations.client import PolyaxonClient
+from tests.conftest import sync_cli
 from tests.faults import run_then_fault
 
 STEPS = 2000
@@ -52,14 +50,7 @@ def test_server_misbehaving_mid_run(
     assert len(rows) == STEPS
     # The server comes back (here: the real sandbox, which never saw the run): sync finishes the job.
     monkeypatch.setenv("POLYAXON_HOST", host)
-    result = subprocess.run(
-        [sys.executable, "-m", "polyaxon_integrations", "sync", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-        check=False,
-    )
+    result = sync_cli(str(folder))
     assert result.returncode == 0, result.stderr
     data = api.get_run("default", project, run.run_uuid)
     assert data["status"] == "succeeded" and data["inputs"] == {"lr": 0.1}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from polyaxon_integrations import tracking
 from polyaxon_integrations.client import PolyaxonClient
 from polyaxon_integrations.core.run import Run
-from tests.conftest import SERVER_PYTHON
+from tests.conftest import SERVER_PYTHON, sync_cli
 from tests.faults import closed_port_host
 
 
@@ -28,17 +27,6 @@ def offline_run(project: str, steps: int = 50, **init: object) -> Run:
     run.log_model(model, name="final", framework="torch")
     run.end()
     return run
-
-
-def sync_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polyaxon_integrations", "sync", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-        check=False,
-    )
 
 
 def check_on_server(api: PolyaxonClient, project: str, run: Run, steps: int = 50) -> None:

@@ -27,7 +27,7 @@ from polyaxon_integrations.core import env
 from polyaxon_integrations.core.exceptions import ConfigError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from polyaxon_integrations.core.run import Run
-from tests.conftest import schedule_run
+from tests.conftest import schedule_run, sync_cli
 from tests.lightning.tiny import BATCHES, Optim, data, module_class, trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,14 +258,7 @@ def test_offline_then_sync(host: str, api: PolyaxonClient, project: str, monkeyp
     logger.end()
 
     monkeypatch.setenv(env.HOST, host)
-    result = subprocess.run(
-        [sys.executable, "-m", "polyaxon_integrations", "sync"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=os.environ.copy(),
-        check=False,
-    )
+    result = sync_cli(timeout=60)
     assert result.returncode == 0, result.stderr
     assert f"/runs/{uuid}" in result.stdout
     served = only_run(api, project)

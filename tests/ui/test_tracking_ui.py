@@ -6,10 +6,7 @@ logged, call :func:`check_run_in_ui` (see ``tests/ui/browser.py``).
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import pytest
 
 from polyaxon_integrations import tracking
 from polyaxon_integrations.core.run import Run
-from tests.conftest import ROOT
+from tests.conftest import sync_cli
 from tests.ui.browser import (
     ExpectedRun,
     Point,
@@ -90,15 +87,7 @@ def test_offline_run_after_sync_in_the_ui(host: str, project: str, ui: UIPage, u
     run.log_inputs(**INPUTS)
     metrics, outputs = train(run)
     run.end()
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    pushed = subprocess.run(
-        [sys.executable, "-m", "polyaxon_integrations", "sync", run.get_artifacts_path()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environ,
-        check=False,
-    )
+    pushed = sync_cli(run.get_artifacts_path())
     assert pushed.returncode == 0, pushed.stderr
     want = expected(run, metrics, outputs)
     assert f"-> {run_url(host, want)}\n" in pushed.stdout, pushed.stdout
