@@ -231,8 +231,13 @@ def test_failed_run_reads_back_as_failed(host: str, project: str) -> None:
 
 def test_attach_to_a_run_of_the_official_client(host: str, api: PolyaxonClient, project: str) -> None:
     api.create_project("default", project)  # the official client does not create missing projects
-    uuid = official_python(host, OFFICIAL_RUN, project)
-    assert re.fullmatch(r"[0-9a-f]{32}", uuid)
+    made = []
+    for _ in range(3):  # the official client does not retry the sandbox's stray HTTP 405s: its statuses can be lost
+        uuid = official_python(host, OFFICIAL_RUN, project)
+        made.append(uuid)
+        assert re.fullmatch(r"[0-9a-f]{32}", uuid)
+        if official_read(host, project, uuid)["status"] == "succeeded":
+            break
     assert official_read(host, project, uuid)["status"] == "succeeded"
 
     run = tracking.init(project=project, run_uuid=uuid)
@@ -240,7 +245,7 @@ def test_attach_to_a_run_of_the_official_client(host: str, api: PolyaxonClient, 
     assert run.run_data["inputs"] == {"a": 1}
     run.log_outputs(score=0.5)
     assert run.end() is True
-    assert uuids(api, project) == {uuid}
+    assert uuids(api, project) == set(made)  # attaching created no run of its own
 
     seen = official_read(host, project, uuid)
     assert (seen["name"], seen["inputs"], seen["outputs"]) == ("official", {"a": 1}, {"score": 0.5})
