@@ -29,12 +29,13 @@ def sync(args: argparse.Namespace) -> int:
     from .core.client import PolyaxonClient
     from .core.exceptions import PolyaxonError
     from .core.sync import find_runs, push
+    from .core.ui import mask_credentials, run_url
 
     try:
         folders = list(find_runs(args.paths, everything=args.all, root=args.root))
         api = PolyaxonClient()
     except PolyaxonError as exc:
-        print(f"sync: {exc}", file=sys.stderr)
+        print(f"sync: {mask_credentials(str(exc))}", file=sys.stderr)
         return 2
     if not folders:
         print("sync: nothing to push (no pending runs).")
@@ -44,10 +45,10 @@ def sync(args: argparse.Namespace) -> int:
     for folder, name, error in push(folders, api, project=args.project, artifacts=not args.no_artifacts):
         if error is not None:
             failed += 1
-            print(f"sync: {folder.path}: FAILED: {error}", file=sys.stderr)
+            print(f"sync: {folder.path}: FAILED: {mask_credentials(str(error))}", file=sys.stderr)
         else:
             owner, project, uuid = str(name).split("/")
-            print(f"synced {folder.path} -> {api.config.host}/ui/{owner}/{project}/runs/{uuid}")
+            print(f"synced {folder.path} -> {run_url(api.config.host or '', owner, project, uuid)}")
         if bar is not None:
             bar.update(1)  # type: ignore[attr-defined]
     if bar is not None:

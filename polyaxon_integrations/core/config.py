@@ -20,6 +20,7 @@ from typing import Any
 from . import env
 from .exceptions import ConfigError
 from .guard import PolyaxonWarning
+from .ui import mask_credentials
 
 __all__ = [
     "CliFiles",
@@ -66,7 +67,8 @@ class ClientConfig:
     def __repr__(self) -> str:
         token = "***" if self.token else None
         return (
-            f"ClientConfig(host={self.host!r}, token={token!r}, verify_ssl={self.verify_ssl!r}, "
+            f"ClientConfig(host={mask_credentials(self.host) if self.host else None!r}, token={token!r}, "
+            f"verify_ssl={self.verify_ssl!r}, "
             f"timeout={self.timeout!r})"
         )
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .exceptions import ConfigError, InvalidNameError
+from .values import encode_float
 
 __all__ = ["EventNames", "InvalidValueError", "Series", "format_timestamp", "to_number"]
 
@@ -273,9 +274,9 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 
 def json_number(value: float | int | None) -> float | int | str | None:
-    """JSON has no NaN/inf: such a value is reported as the string ``"nan"``/``"inf"``/``"-inf"``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
+    """JSON has no NaN/inf: such a value is the string ``"NaN"``/``"Infinity"``/``"-Infinity"`` (see ``values``)."""
+    if isinstance(value, float):
+        return encode_float(value)
     return value
 
 

@@ -7,6 +7,8 @@ as an alias so code migrating from ``polyaxon.tracking`` keeps its ``except`` cl
 
 from __future__ import annotations
 
+from .ui import mask_credentials
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
@@ -20,7 +22,10 @@ __all__ = [
 
 
 class PolyaxonError(Exception):
-    """Root of every exception raised by polyaxon-integrations."""
+    """Root of every exception raised by polyaxon-integrations; credentials in URLs never reach its message."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_credentials(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 PolyaxonClientException = PolyaxonError
@@ -45,7 +50,7 @@ class ApiError(PolyaxonError):
         super().__init__(message)
         self.status_code = status_code
         self.method = method
-        self.url = url
+        self.url = mask_credentials(url)
 
 
 class AuthenticationError(ApiError):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from . import env
+from .ui import mask_credentials
 
 __all__ = ["PolyaxonWarning", "get_logger", "guarded", "reraise", "reset_warnings", "warn_once"]
 
@@ -49,7 +50,8 @@ def warn_once(key: str, message: str) -> bool:
         if key in _seen:
             return False
         _seen.add(key)
-    warnings.warn(message, PolyaxonWarning, stacklevel=3)  # once: not also to logging, or it prints twice
+    # once: not also to logging, or it prints twice; never a password from a URL
+    warnings.warn(mask_credentials(message), PolyaxonWarning, stacklevel=3)
     return True
 
 

@@ -13,9 +13,20 @@ import uuid as _uuid
 
 from .exceptions import InvalidNameError
 
-__all__ = ["normalize_uuid", "slugify", "split_project", "validate_slug"]
+__all__ = [
+    "normalize_uuid",
+    "safe_relpath",
+    "slugify",
+    "split_project",
+    "validate_kind",
+    "validate_run_ids",
+    "validate_slug",
+]
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,128}\Z")
+_HEX32 = re.compile(r"^[0-9a-f]{32}\Z")
+# Our own files at the top of a run folder: an artifact written over one would corrupt the run.
+_BOOKKEEPING = frozenset({"run.plx.json", "lineages.plx.json", ".sync.plx.json"})
 
 # Project names the server refuses ("reserved word or already taken"), singular and plural.
 _RESERVED = frozenset(
@@ -77,3 +88,52 @@ def slugify(value: str) -> str:
     value = re.sub(r"[^\w\s./-]", "", value).strip()
     value = re.sub(r"[-.\s/]+", "-", value).strip("-")
     return value[:128]
+
+
+def validate_run_ids(owner: object, project: object, uuid: object, *, source: str = "") -> tuple[str, str, str]:
+    """``(owner, project, uuid)`` read from disk (``run.plx.json``, ``.sync.plx.json``), checked before use.
+
+    They become URL path segments, so anything but slugs and a 32-hex uuid (lowercase, no dashes:
+    the form our folders and the server use) is refused: ``"../../victim/runs/<uuid>"`` would
+    otherwise address another project's run. ``source`` (a file path) goes into the message.
+    """
+    where = f" in {source}" if source else ""
+    for value, what in ((owner, "owner"), (project, "project")):
+        if not isinstance(value, str) or not _SLUG.match(value):
+            raise InvalidNameError(
+                f"Refusing {what} {value!r}{where}: expected a slug (letters, digits, '-', '_'). "
+                "The folder may have been edited or planted; check it before syncing."
+            )
+    if not isinstance(uuid, str) or not _HEX32.match(uuid):
+        raise InvalidNameError(
+            f"Refusing run uuid {uuid!r}{where}: expected 32 lowercase hex digits. "
+            "The folder may have been edited or planted; check it before syncing."
+        )
+    return owner, project, uuid  # type: ignore[return-value]
+
+
+def validate_kind(kind: object) -> str:
+    """An artifact kind (``"file"``, ``"checkpoint"``...): a slug, since it names a folder under ``assets/``."""
+    if not isinstance(kind, str) or not _SLUG.match(kind):
+        raise InvalidNameError(
+            f"Invalid artifact kind {kind!r}: use letters, digits, '-' or '_' such as 'checkpoint' "
+            "(no dots or slashes: the kind names a folder in the run)."
+        )
+    return kind
+
+
+def safe_relpath(value: object, what: str = "rel_path") -> str:
+    """A run-relative path that cannot leave the run folder nor replace its bookkeeping files.
+
+    Refused: absolute paths, ``..`` parts, backslashes, NUL, empty names; ``a//b/./c`` becomes ``a/b/c``.
+    """
+    if not isinstance(value, str) or not value.strip() or "\x00" in value or "\\" in value:
+        raise InvalidNameError(f"Invalid {what} {value!r}: use a relative path such as 'assets/data/x.csv'.")
+    if value.startswith("/"):
+        raise InvalidNameError(f"Invalid {what} {value!r}: it must be relative to the run folder, not absolute.")
+    parts = [part for part in value.split("/") if part not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InvalidNameError(f"Invalid {what} {value!r}: '..' would leave the run folder; use a path inside it.")
+    if parts[0] in _BOOKKEEPING or (len(parts) == 1 and parts[0].endswith(".tmp")):
+        raise InvalidNameError(f"Invalid {what} {value!r}: the run folder keeps its own {parts[0]} there.")
+    return "/".join(parts)

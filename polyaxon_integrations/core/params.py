@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 import os
 from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
+
+from .values import encode_float
 
 __all__ = ["flatten_params", "to_input_value"]
 
@@ -48,7 +49,7 @@ def to_input_value(value: Any) -> Any:
             return value[: _MAX_TEXT - 1] + "…"
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)  # JSON has no nan/inf
+        return encode_float(value)  # JSON has no nan/inf: the strings documented in core/values.py
     if isinstance(value, enum.Enum):
         return to_input_value(value.value)
     if isinstance(value, os.PathLike):

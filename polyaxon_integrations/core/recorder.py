@@ -19,6 +19,7 @@ from .events import EventNames, InvalidValueError, json_number, to_number
 from .exceptions import ConfigError
 from .guard import warn_once
 from .lineage import Lineage, copy_into, file_hash, lineage_entry
+from .names import safe_relpath, validate_kind
 from .writer import EventWriter
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def to_timestamp(timestamp: Any) -> float:
 
 
 def _existing(path: str | os.PathLike[str]) -> Path:
-    source = Path(path)
+    source = Path(os.path.abspath(path))  # ".." and "." resolved (not symlinks), so ``name`` is a real name
     if not source.exists():
         raise ConfigError(f"Cannot log {str(source)!r}: no such file or folder.")
     return source
@@ -94,9 +95,10 @@ class Recorder:
 
     def artifact(self, path: str | os.PathLike[str], name: str | None, kind: str, rel_path: str | None) -> str:
         source = _existing(path)
+        validate_kind(kind)
         name = name or source.stem
         self.names.stem(kind, name)  # validates the name
-        rel = rel_path or f"assets/{kind}/{source.name}"
+        rel = self._inside(safe_relpath(rel_path if rel_path is not None else f"assets/{kind}/{source.name}"))
         self.writer.put_now(("call", lambda: self._store(source, rel, name, kind, {})))
         return rel
 
@@ -115,10 +117,10 @@ class Recorder:
         step = to_step(step)
         info = {"framework": framework, **(summary or {})}
         if step is None:
-            rel = f"outputs/{source.name}"
+            rel = self._inside(safe_relpath(f"outputs/{source.name}"))
             self.writer.put_now(("call", lambda: self._store(source, rel, name, "model", info)))
             return rel
-        rel = f"assets/model/{stem}_{step}{source.suffix}"
+        rel = self._inside(safe_relpath(f"assets/model/{stem}_{step}{source.suffix}"))
         lineage_name = f"{name}-{step}"  # each checkpoint is its own lineage artifact
         self.writer.put_now(("call", lambda: self._store(source, rel, lineage_name, "model", {**info, "step": step})))
         self.writer.put(("model", stem, step, to_timestamp(timestamp), json.dumps({**info, "path": rel})))
@@ -126,13 +128,23 @@ class Recorder:
 
     def file(self, filename: str, content: str | bytes, kind: str) -> str:
         """Write ``content`` to ``outputs/<filename>`` (on the writer thread) and record it in lineage."""
-        rel = f"outputs/{filename}"
-        if not filename or filename.startswith(("/", ".")) or ".." in filename.split("/"):
+        if not isinstance(filename, str) or filename.startswith("."):
             raise ConfigError(f"Invalid file name {filename!r}: use a relative name such as 'summary.txt'.")
+        validate_kind(kind)
+        filename = safe_relpath(filename, "file name")
+        rel = self._inside(f"outputs/{filename}")
         name = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] or filename
         self.names.stem(kind, name)
         data = content.encode() if isinstance(content, str) else bytes(content)
         self.writer.put(("call", lambda: self._write_file(data, rel, name, kind)))
+        return rel
+
+    def _inside(self, rel: str) -> str:
+        """``rel`` if it stays in the run folder once symlinks there are followed, else an error."""
+        root = self.root.resolve()
+        target = (root / rel).resolve()
+        if root not in target.parents:
+            raise ConfigError(f"Invalid path {rel!r}: it leads out of the run folder (through a symlink).")
         return rel
 
     def _write_file(self, data: bytes, rel: str, name: str, kind: str) -> None:

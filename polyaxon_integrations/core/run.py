@@ -25,6 +25,7 @@ from .run_client import DONE_STATUSES, RunClient
 from .start import start
 from .system import SystemMonitor, SystemOptions
 from .ui import dashboard_url, run_url
+from .values import storable_dict
 
 __all__ = ["Run"]
 
@@ -214,8 +215,13 @@ class Run:
             raise PolyaxonError(f"{self!r} has ended; start another with tracking.init().")
 
     def log_inputs(self, reset: bool = False, **inputs: Any) -> None:
-        """Record hyperparameters; repeated identical values are free."""
+        """Record hyperparameters; repeated identical values are free.
+
+        Values are converted here to what the server stores (``core/values.py``: numpy and tensor
+        numbers to Python numbers, NaN/inf to ``"NaN"``/``"Infinity"``); anything else is an error naming the key.
+        """
         self._check_open()
+        inputs = storable_dict(inputs, "inputs")
         if reset:
             with self._state.lock:
                 self._state.inputs.clear()
@@ -225,7 +231,9 @@ class Run:
             self._mirror_mark(inputs=changed)
 
     def log_outputs(self, reset: bool = False, **outputs: Any) -> None:
+        """Record results (converted like :meth:`log_inputs`)."""
         self._check_open()
+        outputs = storable_dict(outputs, "outputs")
         if reset:
             with self._state.lock:
                 self._state.outputs.clear()
@@ -384,7 +392,7 @@ class Run:
             warn_once("writer-close", f"Events of run {self.run_uuid} are still being written to {self.folder.path}.")
         last = self._recorder.summarize(self._user_outputs)
         if last:
-            self._mirror_mark(outputs=self._state.merge("outputs", last))
+            self._mirror_mark(outputs=self._state.merge("outputs", storable_dict(last, "outputs")))
         if not self.is_managed:
             self._state.set_status(status, "PolyaxonIntegrations", message)
         self._persist()

@@ -19,6 +19,7 @@ from .folder import RunFolder
 from .guard import warn_once
 from .run_client import RunClient
 from .state import RunState
+from .ui import mask_credentials
 
 __all__ = ["Start", "start"]
 
@@ -104,7 +105,8 @@ def _attached(
         if exc.status_code == 404:
             raise ConfigError(
                 f"Run {context.run_uuid} was not found in {context.owner}/{context.project} "
-                f"on {client.client.config.host}: check run_uuid and project, or drop run_uuid to start a new run."
+                f"on {mask_credentials(client.client.config.host or '')}: check run_uuid and project, "
+                "or drop run_uuid to start a new run."
             ) from None
         raise
     state = RunState.from_server(data, context.owner, context.project)

@@ -9,17 +9,36 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["SECTION_SIZE", "dashboard_spec", "dashboard_url", "run_url"]
+__all__ = ["SECTION_SIZE", "dashboard_spec", "dashboard_url", "mask_credentials", "run_url", "strip_credentials"]
 
 SECTION_SIZE = 6  # a section shows this many charts before paging (the UI's page_size default)
 
 
+# ``scheme://user:password@`` (or ``scheme://token@``) anywhere in a text.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ``***`` (``http://***@host``).
+
+    The one masking helper: warnings, exception messages, reprs and command output go through it,
+    so a host given as ``http://user:pw@host`` never prints its password.
+    """
+    return _USERINFO.sub(r"\1***@", text) if "@" in text else text
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without its credentials (``http://user:pw@host/x`` -> ``http://host/x``): a link to show or open."""
+    return _USERINFO.sub(r"\1", url) if "@" in url else url
+
+
 def run_url(host: str, owner: str, project: str, uuid: str) -> str:
-    return f"{host.rstrip('/')}/ui/{owner}/{project}/runs/{uuid}"
+    return f"{strip_credentials(host).rstrip('/')}/ui/{owner}/{project}/runs/{uuid}"
 
 
 def dashboard_spec(metrics: Sequence[str], xaxis: str = "step") -> dict[str, Any]:

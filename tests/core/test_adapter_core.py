@@ -55,7 +55,7 @@ def test_flatten_nested_namespaces_dataclasses_and_callables() -> None:
         "array": "array([0, 1, 2])",
         "empty": {},
         "none": None,
-        "nan": "nan",
+        "nan": "NaN",
     }
 
 

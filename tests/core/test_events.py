@@ -235,8 +235,8 @@ def test_series_last_nan_and_empty_stats() -> None:
     only_bad.add(1, TS, float("-inf"))
     texts.add(1, TS, None)
     stats = series.summary()["metric"]
-    assert stats["last"] == "nan" and stats["count"] == 2.0 and stats["mean"] == 1.0 and stats["max"] == 1.0
-    assert only_bad.summary()["metric"] == {"count": 1.0, "last": "-inf"}
+    assert stats["last"] == "NaN" and stats["count"] == 2.0 and stats["mean"] == 1.0 and stats["max"] == 1.0
+    assert only_bad.summary()["metric"] == {"count": 1.0, "last": "-Infinity"}
     assert "metric" not in texts.summary() and texts.summary()["step"]["count"] == 1
     json.dumps([series.summary(), only_bad.summary()], allow_nan=False)
 
