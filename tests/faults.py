@@ -95,3 +95,128 @@ def run_then_fault(monkeypatch: Any, project: str, status: int, delay: float = 0
         assert run is not None
         server.status, server.delay = status, delay
         yield run
+
+
+class PausableProxy:
+    """A loopback TCP proxy in front of ``target`` (``http://127.0.0.1:PORT``) that can hang.
+
+    While paused it accepts connections and never answers them (a hung server: TCP works,
+    HTTP does not). ``resume()`` drops the connections it held, so their requests never reach
+    the target (as when a stuck server is restarted), and forwards new ones again.
+    """
+
+    def __init__(self, target: str, paused: bool = False) -> None:
+        self._target = ("127.0.0.1", int(target.rsplit(":", 1)[1]))
+        self.paused = paused
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.host = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> PausableProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed = True
+        self._listener.close()
+        self.resume()
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self.paused = False
+            held, self._held = self._held, []
+        for conn in held:
+            conn.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self.paused:
+                    self._held.append(conn)
+                    continue
+            threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
+
+    def _forward(self, conn: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self._target, timeout=10)
+        except OSError:
+            conn.close()
+            return
+        upstream.settimeout(None)
+
+        def pipe(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while chunk := source.recv(65536):
+                    while self.paused and not self._closed:  # hang the connections already open too
+                        time.sleep(0.05)
+                    sink.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                for sock in (source, sink):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        pipe(conn, upstream)
+        conn.close()
+        upstream.close()
+
+
+@contextmanager
+def tmpfs(path: Any, size: str = "2m") -> Iterator[Any]:
+    """A real small tmpfs mounted at ``path`` (needs root); the test is skipped, with the reason, where it cannot."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    path.mkdir(parents=True, exist_ok=True)
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command: disk-fault tests need a real small tmpfs")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); needs root / CAP_SYS_ADMIN")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def remount(path: Any, mode: str) -> None:
+    """Remount the tmpfs at ``path`` ``ro`` or ``rw``."""
+    import subprocess
+
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(path)], capture_output=True, check=True)
+
+
+def fill(path: Any) -> Any:
+    """Fill the file system holding ``path`` with one file; returns it (delete it to free the space)."""
+    ballast = path / "ballast.bin"
+    with open(ballast, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+    return ballast

@@ -51,6 +51,7 @@ ARCHIVES_ROOT = "POLYAXON_ARCHIVES_ROOT"
 # Ours (not read by the official client).
 PROJECT = "POLYAXON_PROJECT"
 END_TIMEOUT = "POLYAXON_END_TIMEOUT"
+INIT_TIMEOUT = "POLYAXON_INTEGRATIONS_INIT_TIMEOUT"
 RERAISE = "POLYAXON_INTEGRATIONS_RERAISE"
 LOG_MODEL = "POLYAXON_LOG_MODEL"
 AUTOLOAD = "POLYAXON_INTEGRATIONS_AUTOLOAD"
@@ -88,6 +89,7 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     ARCHIVES_ROOT: ("/tmp/plx/archives", "Scratch folder for archives."),
     PROJECT: (None, "Default project (`p` or `owner/p`) when none is passed."),
     END_TIMEOUT: ("10", "Seconds `end()` waits for the server before leaving the rest for `sync`."),
+    INIT_TIMEOUT: ("4", "Seconds `init` waits for the server to create or find the run; then it runs locally."),
     RERAISE: ("false", "Re-raise errors that are normally turned into warnings (tests)."),
     COLLECT_RESOURCES: ("true", "Sample CPU, memory, disk, network, GPU (in-cluster: as Polyaxon sets it)."),
     TRACK_CODE: ("true", "Record the git commit, branch, remote and dirty flag (false in-cluster)."),

@@ -10,21 +10,114 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any
 
 from . import env
+from .exceptions import ConfigError
 
-__all__ = ["LINEAGE_FILE", "RUN_FILE", "SYNC_FILE", "RunFolder", "archive", "offline_root", "write_json_atomic"]
+__all__ = [
+    "LINEAGE_FILE",
+    "RUN_FILE",
+    "SYNC_FILE",
+    "RunFolder",
+    "archive",
+    "ensure_offline_root",
+    "offline_root",
+    "owned_by_us",
+    "write_json_atomic",
+]
 
 RUN_FILE = "run.plx.json"
 LINEAGE_FILE = "lineages.plx.json"
 SYNC_FILE = ".sync.plx.json"
 
 
+_DEFAULT_ROOT = Path("/tmp/plx/offline")  # the official client's default; a module attribute so tests can move it
+
+
 def offline_root() -> Path:
-    return Path(env.read_str(env.OFFLINE_ROOT) or "/tmp/plx/offline")
+    return Path(env.read_str(env.OFFLINE_ROOT) or _DEFAULT_ROOT)
+
+
+def owned_by_us(path: str | os.PathLike[str]) -> bool:
+    """True if this process's user owns ``path`` (and, for a symlink, its target too).
+
+    ``sync`` pushes only folders we own: a folder another user planted under a shared root
+    must not be sent with our token.
+    """
+    uid = os.getuid()
+    try:
+        info = os.lstat(path)
+        if info.st_uid != uid:
+            return False
+        return not stat.S_ISLNK(info.st_mode) or os.stat(path).st_uid == uid
+    except OSError:
+        return False
+
+
+def _root_error(root: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"Cannot keep run folders in {root}: {why}. Set {env.OFFLINE_ROOT} to a folder of yours that is writable "
+        f"(e.g. {env.OFFLINE_ROOT}=$HOME/.polyaxon/offline)."
+    )
+
+
+def ensure_offline_root(root: Path | None = None) -> Path:
+    """Create the offline root's ``runs/`` if needed and check it is ours and writable; raise naming the variable.
+
+    Called before anything is created on the server, so a read-only or full disk leaves no
+    orphan run behind. The default root sits in world-writable ``/tmp``: the folders we create
+    there are private (0700), and one that another user made first is refused, not used blindly.
+    """
+    explicit = root is not None or env.read_str(env.OFFLINE_ROOT) is not None
+    root = root or offline_root()
+    if not explicit:
+        _private_chain(root)
+    runs = root / "runs"
+    try:
+        runs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise _root_error(root, exc.strerror or str(exc)) from None
+    if not os.access(runs, os.W_OK | os.X_OK):
+        why = "the file system is read-only" if _read_only(runs) else "it is not writable"
+        raise _root_error(root, why)
+    if _read_only(runs):
+        raise _root_error(root, "the file system is read-only")
+    return root
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _private_chain(root: Path) -> None:
+    """The default root and its parents below ``/tmp``: created 0700, and each one must be ours."""
+    chain = []
+    path = root
+    while path.parent != path and path != Path("/tmp"):
+        chain.append(path)
+        path = path.parent
+    for path in reversed(chain):
+        try:
+            path.mkdir(mode=0o700)
+            continue
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise _root_error(root, f"cannot create {path} ({exc.strerror or exc})") from None
+        if not owned_by_us(path):
+            raise _root_error(root, f"{path} belongs to another user")
+        # Ours, made by an older version or the official client: the root private, no parent writable by others.
+        mode = stat.S_IMODE(path.stat().st_mode)
+        wanted = 0o700 if path == root else mode & ~(stat.S_IWGRP | stat.S_IWOTH)
+        if mode != wanted:
+            os.chmod(path, wanted)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -9,13 +9,17 @@ token or project fails at ``init``.
 
 from __future__ import annotations
 
+import time
 import uuid as _uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from . import env
+from .client import PolyaxonClient
 from .context import Context
 from .exceptions import ApiError, ConfigError, ServerUnreachableError
-from .folder import RunFolder
+from .folder import RunFolder, ensure_offline_root
 from .guard import warn_once
 from .run_client import RunClient
 from .state import RunState
@@ -46,13 +50,66 @@ def start(
     description: str | None,
     tags: list[str],
 ) -> Start:
-    if context.is_offline:
-        return _offline(context, name, description, tags)
     if context.is_managed:
         return _managed(context, run_client)
+    ensure_offline_root()  # a read-only or foreign root is an error before anything exists on the server
+    if context.is_offline:
+        return _offline(context, name, description, tags)
     if context.run_uuid:
-        return _attached(context, run_client, name, description, tags)
-    return _new(context, run_client, name, description, tags)
+        return _attached(context, _bounded(run_client), name, description, tags)
+    return _new(context, _bounded(run_client), name, description, tags)
+
+
+_AGAIN = frozenset({405, 502, 503, 504})  # answers worth another try within the budget (see client._Retry)
+
+
+def _bounded(run_client: Callable[[str | None], RunClient]) -> Callable[[str | None], RunClient]:
+    """``run_client`` for the calls ``init`` waits on: all of them together last at most ``POLYAXON_INIT_TIMEOUT``.
+
+    The session's own retries would multiply the time a hung server costs (every read timeout
+    again, with backoff), so here each try is one request with what is left of the budget as its
+    timeout, and only a quick answer worth retrying is tried again.
+    """
+    budget = env.read_float(env.INIT_TIMEOUT, 4.0)
+
+    def make(run_uuid: str | None) -> RunClient:
+        full = run_client(run_uuid)
+        return _BoundedRunClient(full, budget)
+
+    return make
+
+
+class _BoundedRunClient(RunClient):
+    """A ``RunClient`` whose ``create`` and ``refresh_data`` share one deadline and send no session retries."""
+
+    def __init__(self, full: RunClient, budget: float) -> None:
+        super().__init__(owner=full.owner, project=full.project, run_uuid=full.run_uuid, client=full.client)
+        self._config = full.client.config
+        self._deadline = time.monotonic() + budget
+
+    def _try(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        while True:
+            left = self._deadline - time.monotonic()
+            if left <= 0.05:
+                raise ServerUnreachableError(
+                    f"Polyaxon server {self._config.host} did not answer within {env.INIT_TIMEOUT}="
+                    f"{env.read_float(env.INIT_TIMEOUT, 4.0):g} s",
+                )
+            self._client = PolyaxonClient(self._config.replace(timeout=left), retries=0)
+            try:
+                return call()
+            except ApiError as exc:
+                if exc.status_code not in _AGAIN:
+                    raise
+                time.sleep(min(0.25, max(0.0, self._deadline - time.monotonic())))
+            finally:
+                self._client.close()
+
+    def create(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return self._try(lambda: RunClient.create(self, *args, **kwargs))
+
+    def refresh_data(self) -> dict[str, Any]:
+        return self._try(lambda: RunClient.refresh_data(self))
 
 
 def _new_state(context: Context, run_uuid: str, name: str | None, description: str | None, tags: list[str]) -> RunState:

@@ -9,6 +9,9 @@ import datetime as dt
 import enum
 import json
 import math
+import os
+import stat
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,12 +22,14 @@ import torch
 
 from polyaxon_integrations import tracking
 from polyaxon_integrations.client import ClientConfig, PolyaxonClient
+from polyaxon_integrations.core import folder as folder_mod
 from polyaxon_integrations.core.exceptions import ApiError, ConfigError, InvalidNameError, PolyaxonError
+from polyaxon_integrations.core.folder import ensure_offline_root, owned_by_us
 from polyaxon_integrations.core.guard import PolyaxonWarning, warn_once
 from polyaxon_integrations.core.names import safe_relpath, validate_kind, validate_run_ids
 from polyaxon_integrations.core.ui import mask_credentials, strip_credentials
 from polyaxon_integrations.core.values import UnstorableValueError, storable, storable_dict
-from tests.faults import closed_port_host, fault_server
+from tests.faults import PausableProxy, closed_port_host, fault_server, remount, tmpfs
 
 UUID = "8aac02e3a62a4f0d9b5a4c3a2c1e0f9d"
 
@@ -244,3 +249,116 @@ def test_validate_run_ids_accepts_slugs_and_hex() -> None:
 def test_validate_run_ids_refuses_anything_else(owner: Any, project: Any, uuid: Any) -> None:
     with pytest.raises(ConfigError, match=r"Refusing .* in /x/run\.plx\.json"):
         validate_run_ids(owner, project, uuid, source="/x/run.plx.json")
+
+
+# --- the offline root: writable, ours, private ---------------------------------------------
+
+
+def test_read_only_root_is_an_error_naming_the_variable_before_the_server_is_touched(
+    tmp_path: Path, host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tmpfs(tmp_path / "ro") as root:
+        remount(root, "ro")
+        monkeypatch.setenv("POLYAXON_OFFLINE_ROOT", str(root))
+        with pytest.raises(ConfigError, match=r"(?i)read-only file system.*POLYAXON_OFFLINE_ROOT"):
+            tracking.init(project=project)
+        with pytest.raises(ConfigError, match="POLYAXON_OFFLINE_ROOT"):
+            tracking.init(project=project, is_offline=True)
+    with pytest.raises(ApiError) as missing:  # nothing was created: not even the project
+        api.get_project("default", project)
+    assert missing.value.status_code == 404
+
+
+def test_default_root_is_private_and_a_foreign_one_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    default = shared / "plx" / "offline"
+    monkeypatch.setattr(folder_mod, "_DEFAULT_ROOT", default)
+    monkeypatch.delenv("POLYAXON_OFFLINE_ROOT")
+    run = tracking.init(project="p", is_offline=True)
+    assert run is not None and run.end() is True
+    assert Path(run.get_artifacts_path()).parent.parent == default
+    assert stat.S_IMODE(default.stat().st_mode) == 0o700
+    assert stat.S_IMODE(default.parent.stat().st_mode) == 0o700
+    assert owned_by_us(default) and owned_by_us(run.get_artifacts_path())
+    # an older version left it world-writable: it is made private again
+    os.chmod(default, 0o777)
+    ensure_offline_root()
+    assert stat.S_IMODE(default.stat().st_mode) == 0o700
+    # another user made the folder first: refused, not used blindly
+    os.chown(default.parent, 4242, 4242)
+    assert not owned_by_us(default.parent)
+    with pytest.raises(ConfigError, match=r"belongs to another user.*POLYAXON_OFFLINE_ROOT"):
+        tracking.init(project="p", is_offline=True)
+
+
+def test_owned_by_us(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 4242, 4242)
+    link_to_theirs = tmp_path / "link"
+    link_to_theirs.symlink_to(theirs)
+    assert owned_by_us(mine) and not owned_by_us(theirs)
+    assert not owned_by_us(link_to_theirs) and not owned_by_us(tmp_path / "missing")
+
+
+# --- a hung server ---------------------------------------------------------------------------
+
+
+def test_hung_server_init_goes_local_within_5_s(monkeypatch: pytest.MonkeyPatch, project: str) -> None:
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    with fault_server(status=201, delay=60) as server:  # accepts TCP, never answers in time
+        monkeypatch.setenv("POLYAXON_HOST", server.host)
+        started = time.perf_counter()
+        with pytest.warns(PolyaxonWarning, match="sync"):
+            run = tracking.init(project=project)
+        took = time.perf_counter() - started
+        assert run is not None and took <= 5.0, took
+        creates = [path for method, path, _ in server.requests if method == "POST" and path.endswith("/runs")]
+        assert len(creates) == 1  # one try, not the session's retries on top (then the mirror's runs/sync)
+        run.log_metrics(step=0, loss=1.0)
+        assert run.end(timeout=0.5) is False
+    assert json.loads((Path(run.get_artifacts_path()) / ".sync.plx.json").read_text())["created_on_server"] is False
+
+
+def _hung_then_recovering(sandbox: Any, api: PolyaxonClient, project: str, monkeypatch: Any, wait: bool) -> None:
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    with PausableProxy(sandbox.host, paused=True) as proxy:
+        monkeypatch.setenv("POLYAXON_HOST", proxy.host)
+        started = time.perf_counter()
+        with pytest.warns(PolyaxonWarning):
+            run = tracking.init(project=project, name="was-hung")
+        assert run is not None and time.perf_counter() - started <= 5.0
+        run.log_inputs(lr=np.float32(0.5))
+        for step in range(200):
+            run.log_metrics(step=step, loss=1.0 / (step + 1))
+        proxy.resume()
+        if wait:  # training goes on for a while after the server is back
+            assert run.flush(60)
+        assert run.end(timeout=60) is True
+    data = api.get_run("default", project, run.run_uuid)
+    assert data["status"] == "succeeded" and data["name"] == "was-hung" and data["inputs"] == {"lr": 0.5}
+    served = [c["type"] for c in api.get_statuses("default", project, run.run_uuid)["status_conditions"]]
+    assert served == ["created", "running", "succeeded"]
+    assert api.get_metrics("default", project, run.run_uuid, ["loss"])["loss"]["step"] == list(range(200))
+    assert [r["uuid"] for r in api.list_runs("default", project)] == [run.run_uuid]  # no orphan
+
+
+def test_hung_server_then_recovering_gets_the_run_with_its_final_status(
+    sandbox: Any, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _hung_then_recovering(sandbox, api, project, monkeypatch, wait=True)
+
+
+@pytest.mark.xfail(
+    reason="core/mirror.py (lead): after ensure_run, _statuses_sent = len(state.conditions) also counts a status "
+    "end() appended while the runs/sync request was in flight, so 'succeeded' is never posted",
+    strict=False,
+)
+def test_hung_server_recovering_just_before_end_still_gets_the_final_status(
+    sandbox: Any, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _hung_then_recovering(sandbox, api, project, monkeypatch, wait=False)
