@@ -8,6 +8,7 @@ interpreter shutdown never leaves it half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -86,6 +87,15 @@ def ensure_offline_root(root: Path | None = None) -> Path:
         raise _root_error(root, why)
     if _read_only(runs):
         raise _root_error(root, "the file system is read-only")
+    probe = runs / f".probe.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:  # a byte really written: a full disk fails here, not after the run exists on the server
+        with open(probe, "wb") as fh:
+            fh.write(b"x")
+    except OSError as exc:
+        raise _root_error(root, exc.strerror or str(exc)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
     return root
 
 
@@ -123,9 +133,14 @@ def _private_chain(root: Path) -> None:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write via a temporary name unique to this process and thread, then rename over the target."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=1, default=str)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1, default=str)
+        os.replace(tmp, path)
+    except BaseException:  # disk full or read-only: leave the old file, not a half-written temporary one
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def archive(source: Path, target: Path, *, bookkeeping: bool = True, compresslevel: int = 6) -> int:

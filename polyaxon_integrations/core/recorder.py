@@ -7,6 +7,7 @@ lineage files are written by the writer thread, in order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
 import os
@@ -149,11 +150,25 @@ class Recorder:
 
     def _write_file(self, data: bytes, rel: str, name: str, kind: str) -> None:
         target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            self._not_kept(rel, f"{len(data)} bytes for {rel}", exc)
+            return
         self._record(rel, name, kind, {"path": rel, "hash": file_hash(target)})
+
+    def _not_kept(self, rel: str, what: str, exc: OSError) -> None:
+        """Name what a disk fault kept out of the run (once per file), and go on."""
+        warn_once(
+            f"not-kept-{rel}",
+            f"polyaxon-integrations: could not save {what} into the run folder {self.root}: {exc.strerror or exc}. "
+            "It is not part of the run; log it again once the disk takes writes again.",
+        )
 
     def _store(self, source: Path, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:
         """On the writer thread: copy into the run folder, then lineage and upload."""
@@ -161,7 +176,11 @@ class Recorder:
         if not source.exists():  # e.g. a checkpoint rotated away before the writer got to it
             warn_once(f"vanished-{source}", f"polyaxon-integrations: {source} was removed before it could be saved.")
             return
-        copy_into(source, target)
+        try:
+            copy_into(source, target)  # removes its temporary copy if it fails
+        except OSError as exc:
+            self._not_kept(rel, f"{source} (as {rel})", exc)
+            return
         self._record(rel, name, kind, {**summary, "path": rel, "hash": file_hash(target)})
 
     def _record(self, rel: str, name: str | None, kind: str, summary: dict[str, Any]) -> None:

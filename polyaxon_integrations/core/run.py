@@ -130,9 +130,21 @@ class Run:
         if self._mirror is not None:
             self._mirror.mark(**changes)
 
-    def _persist(self) -> None:
-        if not self.is_managed:
+    def _persist(self) -> bool:
+        """Rewrite ``run.plx.json``; a disk fault is warned about (never raised into training) and heals at the
+        next change, since the whole state is written each time (the mirror sends it to the server regardless)."""
+        if self.is_managed:
+            return True
+        try:
             self.folder.write_run(self._state.to_json())
+            return True
+        except OSError as exc:
+            warn_once(
+                f"persist-{self.run_uuid}-{exc.errno}",
+                f"polyaxon-integrations: cannot update {self.folder.path / 'run.plx.json'}: {exc}; the run's "
+                "inputs, outputs, tags and status are kept in memory and written at the next change.",
+            )
+            return False
 
     # --- public surface -------------------------------------------------------------
 
@@ -395,7 +407,12 @@ class Run:
             self._mirror_mark(outputs=self._state.merge("outputs", storable_dict(last, "outputs")))
         if not self.is_managed:
             self._state.set_status(status, "PolyaxonIntegrations", message)
-        self._persist()
+        if not self._persist():
+            warn_once(
+                f"end-persist-{self.run_uuid}",
+                f"Run {self.run_uuid}'s final state ({self._state.status}) is not in {self.folder.path}/run.plx.json "
+                "(the disk refused it); only the server gets it, if it is reachable.",
+            )
         if self._mirror is None:
             return True
         self._mirror.mark()

@@ -15,7 +15,6 @@ one ``polyaxon-system`` thread per run samples resources and appends captured li
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -30,6 +29,7 @@ from .events import Series, format_timestamp, format_value
 from .guard import get_logger, reraise, warn_once
 from .lineage import lineage_entry
 from .logcapture import LOGS_FILE, LogCapture
+from .writer import append_rows
 
 if TYPE_CHECKING:
     from .context import Context
@@ -103,6 +103,7 @@ class SystemMonitor:
         self._series: dict[str, Series] = {}
         self._changed: set[str] = set()
         self._rows: dict[str, list[str]] = {}  # resource file -> rows not yet written
+        self._log_rows: list[str] = []  # captured lines not yet written
         self._thread: threading.Thread | None = None
         self.samples = 0
         self.lines = 0
@@ -166,7 +167,7 @@ class SystemMonitor:
             fn(arg)
         except Exception as exc:  # this thread must outlive any one failure; tests see it re-raised
             warn_once(f"system-{type(exc).__name__}", f"polyaxon-integrations: system tracking failed: {exc!r}")
-            if reraise():
+            if reraise() and not isinstance(exc, OSError):  # a full or read-only disk is not a bug
                 raise
 
     def _load_sampler(self) -> ResourceSampler | None:
@@ -185,23 +186,17 @@ class SystemMonitor:
         return sampler
 
     def _append(self, rel: str, text: str, header: str = "") -> None:
-        path = self._root / rel
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            header = ""
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(header + text)
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o644)
+        append_rows(self._root / rel, text, header)
 
     def _write_logs(self, final: bool) -> None:
         if self._logs is None:
             return
-        rows = self._logs.drain(final)
+        rows = self._log_rows
+        rows.extend(self._logs.drain(final))
         if rows:
-            self._append(LOGS_FILE, "".join(rows))
+            self._append(LOGS_FILE, "".join(rows))  # on a full disk the lines wait here for the next try
             self.lines += len(rows)
+            rows.clear()
             self._changed.add(LOGS_FILE)
 
     def _sample(self, sampler: ResourceSampler) -> None:

@@ -17,12 +17,41 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from .events import JSONL_KINDS, Series, TimestampFormatter, jsonl_row
-from .guard import reraise, warn_once
+from .guard import get_logger, reraise, warn_once
 
-__all__ = ["EventWriter"]
+__all__ = ["EventWriter", "append_rows"]
 
 _STOP = object()
 _POLL = 0.25  # seconds between the writer's looks at the queue (each wake costs CPU beside training)
+
+
+def append_rows(path: Path, text: str, header: str = "") -> None:
+    """Append ``text`` to ``path``, after ``header`` when the file is new or empty; all of it or nothing.
+
+    A failed write (disk full, read-only) is cut back to the file's size before it, so a retry
+    neither repeats half a row nor misses the header of a file that was created empty while
+    the disk was full (the server refuses a ``.plx`` file without its header line).
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+    data = ((header if size == 0 else "") + text).encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
+    finally:
+        os.close(fd)
+    if size == 0:
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o644)
 
 
 class _MetricBuffer:
@@ -58,6 +87,7 @@ class EventWriter:
         self._metrics: dict[str, _MetricBuffer] = {}  # metric name -> points since the last write
         self._timestamp = TimestampFormatter()
         self.rows_written = 0
+        self.failing: set[str] = set()  # files whose last write failed (their rows are still pending)
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="polyaxon-writer", daemon=True)
         self._thread.start()
@@ -112,6 +142,7 @@ class EventWriter:
                 if item is _STOP:
                     self._drain_nowait()
                     self._write()
+                    self._report_unwritten()
                     return
                 if isinstance(item, threading.Event):
                     self._write()
@@ -121,6 +152,17 @@ class EventWriter:
             if time.monotonic() >= deadline:
                 self._write()
                 deadline = time.monotonic() + self.flush_interval
+
+    def _report_unwritten(self) -> None:
+        """At close: name the rows a disk fault kept out of the folder (they were retried until now)."""
+        lost = {rel: len(rows) for rel, rows in self._pending.items() if rows}
+        if lost:
+            shown = ", ".join(f"{count} row(s) of {rel}" for rel, count in sorted(lost.items())[:10])
+            warn_once(
+                f"writer-lost-{self.root}",
+                f"polyaxon-integrations: could not write {shown}{' ...' if len(lost) > 10 else ''} to {self.root} "
+                "before the run ended (disk full or read-only); they are not in the run.",
+            )
 
     def _drain_nowait(self) -> None:
         while True:
@@ -156,6 +198,8 @@ class EventWriter:
                 else:
                     self._row(kind, stem, f"\n{'' if step is None else step}|{self._timestamp(ts)}|{value}")
                 self._series(kind, stem).add(step, ts, None)
+        except OSError as exc:  # the disk, not a bug: never re-raised, the writer goes on
+            warn_once(f"writer-os-{exc.errno}", f"polyaxon-integrations: could not record an event: {exc}")
         except Exception as exc:  # a bad event must not stop the writer
             if reraise():
                 raise
@@ -194,6 +238,7 @@ class EventWriter:
         if not self._pending:
             return
         changed: set[str] = set()
+        recovered = 0
         for rel, rows in self._pending.items():
             if not rows:
                 continue
@@ -203,11 +248,23 @@ class EventWriter:
             except Exception as exc:  # the writer must outlive any one file; the rows stay queued
                 if reraise() and not isinstance(exc, OSError):
                     raise
-                warn_once(f"writer-io-{rel}", f"polyaxon-integrations: cannot write {path}: {exc}; retrying.")
+                warn_once(  # once per cause, not once per file: a full disk fails every file
+                    f"writer-io-{self.root}-{getattr(exc, 'errno', type(exc).__name__)}",
+                    f"polyaxon-integrations: cannot write {path}: {exc}; its rows (and those of any other file "
+                    "that fails the same way) are kept in memory and written at every flush until it works.",
+                )
+                self.failing.add(rel)
                 continue
             self.rows_written += len(rows)
             rows.clear()
             changed.add(rel)
+            if rel in self.failing:
+                self.failing.discard(rel)
+                recovered += 1
+        if recovered:
+            get_logger().warning(
+                "polyaxon-integrations: %d event file(s) under %s written again; no row was lost.", recovered, self.root
+            )
         if changed and self._on_flush is not None:
             try:
                 self._on_flush(changed)
@@ -218,11 +275,4 @@ class EventWriter:
 
     def _append(self, path: Path, rel: str, rows: list[str]) -> None:
         kind = rel.split("/", 2)[1]
-        header = ""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            header = "" if kind in JSONL_KINDS else f"step|timestamp|{kind}"
-        with open(path, "a") as fh:
-            fh.write(header + "".join(rows))
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o644)
+        append_rows(path, "".join(rows), "" if kind in JSONL_KINDS else f"step|timestamp|{kind}")
