@@ -11,6 +11,7 @@ from .core.exceptions import (
     PolyaxonClientException,
     PolyaxonError,
     ServerUnreachableError,
+    UnstorableValueError,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "PolyaxonClientException",
     "PolyaxonError",
     "ServerUnreachableError",
+    "UnstorableValueError",
 ]

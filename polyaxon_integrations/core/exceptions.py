@@ -18,6 +18,7 @@ __all__ = [
     "PolyaxonClientException",
     "PolyaxonError",
     "ServerUnreachableError",
+    "UnstorableValueError",
 ]
 
 
@@ -37,6 +38,10 @@ class ConfigError(PolyaxonError, ValueError):
 
 class InvalidNameError(ConfigError):
     """An owner, project or run name is not a valid Polyaxon slug."""
+
+
+class UnstorableValueError(ConfigError):
+    """A logged input/output value has no JSON form the server stores; the message names the key."""
 
 
 class NoContextError(PolyaxonError):

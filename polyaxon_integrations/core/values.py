@@ -22,16 +22,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .exceptions import ConfigError
+from .exceptions import UnstorableValueError
 
 __all__ = ["NAN", "NEG_INF", "POS_INF", "UnstorableValueError", "encode_float", "storable", "storable_dict"]
 
 NAN, POS_INF, NEG_INF = "NaN", "Infinity", "-Infinity"
 _MAX_DEPTH = 32
-
-
-class UnstorableValueError(ConfigError):
-    """A logged input/output/meta value has no JSON form the server stores (the message names the key)."""
 
 
 def encode_float(value: float) -> float | str:
@@ -114,7 +110,7 @@ def _convert(value: Any, key: str, depth: int) -> Any:
     shown = repr(value)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     raise UnstorableValueError(
-        f"{key} cannot be stored: a {kind.__name__} ({shown}) has no JSON form. "
+        f"{key} cannot be stored: {kind.__name__} {shown} has no JSON form. "
         "Log a number, string, bool, None, or a list/dict of those (str(value) if text is what you want)."
     )
 
