@@ -14,6 +14,7 @@ from .client import PolyaxonClient
 from .config import default_owner
 from .exceptions import ApiError, ConfigError
 from .names import normalize_uuid, slugify, split_project, validate_slug
+from .values import storable_dict
 
 __all__ = ["DONE_STATUSES", "RunClient", "status_condition"]
 
@@ -105,7 +106,7 @@ class RunClient:
         if tags:
             body["tags"] = list(tags)
         if inputs:
-            body["inputs"] = dict(inputs)
+            body["inputs"] = storable_dict(inputs, "inputs")
         try:
             data = self.client.create_run(self.owner, self.project, body)
         except ApiError as exc:
@@ -139,10 +140,11 @@ class RunClient:
         return self._run_data
 
     def log_inputs(self, reset: bool = False, **inputs: Any) -> dict[str, Any]:
-        return self.update({"inputs": inputs, "merge": not reset})
+        """Merge ``inputs`` (converted as ``Run.log_inputs`` converts them: see ``core/values.py``)."""
+        return self.update({"inputs": storable_dict(inputs, "inputs"), "merge": not reset})
 
     def log_outputs(self, reset: bool = False, **outputs: Any) -> dict[str, Any]:
-        return self.update({"outputs": outputs, "merge": not reset})
+        return self.update({"outputs": storable_dict(outputs, "outputs"), "merge": not reset})
 
     def log_tags(self, tags: str | Iterable[str], reset: bool = False) -> dict[str, Any]:
         return self.update({"tags": [tags] if isinstance(tags, str) else list(tags), "merge": not reset})

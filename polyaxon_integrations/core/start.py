@@ -17,6 +17,7 @@ from typing import Any
 
 from . import env
 from .client import PolyaxonClient
+from .config import ClientConfig
 from .context import Context
 from .exceptions import ApiError, ConfigError, ServerUnreachableError
 from .folder import RunFolder, ensure_offline_root
@@ -79,6 +80,21 @@ def _bounded(run_client: Callable[[str | None], RunClient]) -> Callable[[str | N
     return make
 
 
+def _single_try_client(config: ClientConfig) -> PolyaxonClient:
+    """A client that sends each request once: no urllib3 retries, and a read timeout raised as such.
+
+    (``Retry(total=0)`` would report an unanswered GET as "connection failed", which misleads for a hung server.)
+    """
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    client = PolyaxonClient(config, retries=0)
+    adapter = HTTPAdapter(max_retries=Retry(total=0, connect=0, read=False, status=0, redirect=0))
+    client.session.mount("http://", adapter)
+    client.session.mount("https://", adapter)
+    return client
+
+
 class _BoundedRunClient(RunClient):
     """A ``RunClient`` whose ``create`` and ``refresh_data`` share one deadline and send no session retries."""
 
@@ -95,7 +111,7 @@ class _BoundedRunClient(RunClient):
                     f"Polyaxon server {self._config.host} did not answer within {env.INIT_TIMEOUT}="
                     f"{env.read_float(env.INIT_TIMEOUT, 4.0):g} s",
                 )
-            self._client = PolyaxonClient(self._config.replace(timeout=left), retries=0)
+            self._client = _single_try_client(self._config.replace(timeout=left))
             try:
                 return call()
             except ApiError as exc:

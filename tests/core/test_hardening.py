@@ -21,9 +21,15 @@ import pytest
 import torch
 
 from polyaxon_integrations import tracking
-from polyaxon_integrations.client import ClientConfig, PolyaxonClient
+from polyaxon_integrations.client import ClientConfig, PolyaxonClient, RunClient
 from polyaxon_integrations.core import folder as folder_mod
-from polyaxon_integrations.core.exceptions import ApiError, ConfigError, InvalidNameError, PolyaxonError
+from polyaxon_integrations.core.exceptions import (
+    ApiError,
+    ConfigError,
+    InvalidNameError,
+    PolyaxonError,
+    ServerUnreachableError,
+)
 from polyaxon_integrations.core.folder import ensure_offline_root, owned_by_us
 from polyaxon_integrations.core.guard import PolyaxonWarning, warn_once
 from polyaxon_integrations.core.names import safe_relpath, validate_kind, validate_run_ids
@@ -113,6 +119,16 @@ def test_odd_values_reach_the_server_and_later_points_follow(host: str, api: Pol
     assert served["step"] == list(range(300))
     local = json.loads((Path(run.get_artifacts_path()) / "run.plx.json").read_text())
     assert local["outputs"] == data["outputs"] and local["inputs"] == data["inputs"]
+
+
+def test_run_client_converts_too(host: str, api: PolyaxonClient, project: str) -> None:
+    client = RunClient(project=project, client=api)
+    assert json.dumps(client.create(inputs={"lr": np.float32(0.25)}))  # encodes (the server ignores create inputs)
+    client.log_inputs(lr=np.float32(0.25))
+    client.log_outputs(loss=np.float64("nan"), steps=np.int64(3))
+    client.log_inputs(layers=torch.tensor([1, 2]))
+    data = api.get_run("default", project, str(client.run_uuid))
+    assert data["inputs"] == {"lr": 0.25, "layers": [1, 2]} and data["outputs"] == {"loss": "NaN", "steps": 3}
 
 
 # --- paths cannot leave the run folder ---------------------------------------------------
@@ -322,6 +338,17 @@ def test_hung_server_init_goes_local_within_5_s(monkeypatch: pytest.MonkeyPatch,
         run.log_metrics(step=0, loss=1.0)
         assert run.end(timeout=0.5) is False
     assert json.loads((Path(run.get_artifacts_path()) / ".sync.plx.json").read_text())["created_on_server"] is False
+
+
+def test_hung_server_at_attach_fails_within_5_s(monkeypatch: pytest.MonkeyPatch, project: str) -> None:
+    """Attaching needs the run's state from the server: still an error, but after the same bounded wait."""
+    with fault_server(status=200, delay=60) as server:
+        monkeypatch.setenv("POLYAXON_HOST", server.host)
+        started = time.perf_counter()
+        with pytest.raises(ServerUnreachableError, match="timed out"):
+            tracking.init(project=project, run_uuid=UUID)
+        assert time.perf_counter() - started <= 5.0
+        assert len(server.requests) == 1
 
 
 def _hung_then_recovering(sandbox: Any, api: PolyaxonClient, project: str, monkeypatch: Any, wait: bool) -> None:
