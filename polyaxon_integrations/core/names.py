@@ -14,6 +14,7 @@ import uuid as _uuid
 from .exceptions import InvalidNameError
 
 __all__ = [
+    "ARTIFACT_KINDS",
     "normalize_uuid",
     "safe_relpath",
     "slugify",
@@ -25,6 +26,12 @@ __all__ = [
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,128}\Z")
 _HEX32 = re.compile(r"^[0-9a-f]{32}\Z")
+# The artifact kinds the server's lineage API accepts (Polyaxon 2.18's V1ArtifactKind values).
+ARTIFACT_KINDS = frozenset(
+    """model audio video histogram image tensor dataframe chart csv tsv psv ssv metric env html text file dir
+    dockerfile docker_image data coderef table tensorboard curve confusion analysis iteration markdown system
+    artifact span""".split()
+)
 # Our own files at the top of a run folder: an artifact written over one would corrupt the run.
 _BOOKKEEPING = frozenset({"run.plx.json", "lineages.plx.json", ".sync.plx.json"})
 
@@ -113,11 +120,14 @@ def validate_run_ids(owner: object, project: object, uuid: object, *, source: st
 
 
 def validate_kind(kind: object) -> str:
-    """An artifact kind (``"file"``, ``"checkpoint"``...): a slug, since it names a folder under ``assets/``."""
-    if not isinstance(kind, str) or not _SLUG.match(kind):
+    """An artifact kind the server's lineage accepts (it answers 400 to any other, e.g. ``"checkpoint"``).
+
+    Every one of them is a plain word, so a kind can also name the ``assets/<kind>/`` folder safely.
+    """
+    if not isinstance(kind, str) or kind not in ARTIFACT_KINDS:
+        hint = " A checkpoint is kind 'model' (or use log_model)." if kind == "checkpoint" else ""
         raise InvalidNameError(
-            f"Invalid artifact kind {kind!r}: use letters, digits, '-' or '_' such as 'checkpoint' "
-            "(no dots or slashes: the kind names a folder in the run)."
+            f"Invalid artifact kind {kind!r}: the server accepts {', '.join(sorted(ARTIFACT_KINDS))}.{hint}"
         )
     return kind
 

@@ -32,7 +32,7 @@ from polyaxon_integrations.core.exceptions import (
 )
 from polyaxon_integrations.core.folder import ensure_offline_root, owned_by_us
 from polyaxon_integrations.core.guard import PolyaxonWarning, warn_once
-from polyaxon_integrations.core.names import safe_relpath, validate_kind, validate_run_ids
+from polyaxon_integrations.core.names import ARTIFACT_KINDS, safe_relpath, validate_kind, validate_run_ids
 from polyaxon_integrations.core.ui import mask_credentials, strip_credentials
 from polyaxon_integrations.core.values import UnstorableValueError, storable, storable_dict
 from tests.faults import PausableProxy, closed_port_host, fault_server, remount, tmpfs
@@ -147,10 +147,23 @@ def test_safe_relpath_normalises_harmless_forms() -> None:
     assert safe_relpath("assets/data/x.csv") == "assets/data/x.csv"
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/b", ".", "..", "", "a b", None])
-def test_validate_kind_refuses_paths(bad: Any) -> None:
-    with pytest.raises(InvalidNameError):
+@pytest.mark.parametrize("bad", ["../x", "a/b", ".", "..", "", "a b", None, "checkpoint", "Model"])
+def test_validate_kind_refuses_paths_and_kinds_the_server_refuses(bad: Any) -> None:
+    with pytest.raises(InvalidNameError, match=r"the server accepts .*model"):
         validate_kind(bad)
+
+
+def test_every_accepted_kind_is_accepted_by_the_server_lineage(host: str, api: PolyaxonClient, project: str) -> None:
+    client = RunClient(project=project, client=api)
+    client.create()
+    entries = [
+        {"name": f"a-{k}", "kind": validate_kind(k), "path": f"assets/{k}/x", "summary": {}} for k in ARTIFACT_KINDS
+    ]
+    api.create_lineage("default", project, str(client.run_uuid), entries)
+    assert {e["kind"] for e in api.get_lineage("default", project, str(client.run_uuid))} == set(ARTIFACT_KINDS)
+    with pytest.raises(ApiError) as refused:  # and what we refuse, the server refuses
+        api.create_lineage("default", project, str(client.run_uuid), [{**entries[0], "kind": "checkpoint"}])
+    assert refused.value.status_code == 400
 
 
 def test_log_calls_cannot_write_outside_the_run_folder(tmp_path: Path) -> None:
