@@ -82,11 +82,10 @@ def ensure_offline_root(root: Path | None = None) -> Path:
         runs.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise _root_error(root, exc.strerror or str(exc)) from None
-    if not os.access(runs, os.W_OK | os.X_OK):
-        why = "the file system is read-only" if _read_only(runs) else "it is not writable"
-        raise _root_error(root, why)
     if _read_only(runs):
         raise _root_error(root, "the file system is read-only")
+    if not os.access(runs, os.W_OK | os.X_OK):
+        raise _root_error(root, "it is not writable")
     probe = runs / f".probe.{os.getpid()}.{threading.get_ident()}.tmp"
     try:  # a byte really written: a full disk fails here, not after the run exists on the server
         with open(probe, "wb") as fh:

@@ -65,7 +65,7 @@ _AGAIN = frozenset({405, 502, 503, 504})  # answers worth another try within the
 
 
 def _bounded(run_client: Callable[[str | None], RunClient]) -> Callable[[str | None], RunClient]:
-    """``run_client`` for the calls ``init`` waits on: all of them together last at most ``POLYAXON_INIT_TIMEOUT``.
+    """``run_client`` for the calls ``init`` waits on, which together last ``POLYAXON_INTEGRATIONS_INIT_TIMEOUT`` s.
 
     The session's own retries would multiply the time a hung server costs (every read timeout
     again, with backoff), so here each try is one request with what is left of the budget as its
@@ -101,6 +101,7 @@ class _BoundedRunClient(RunClient):
     def __init__(self, full: RunClient, budget: float) -> None:
         super().__init__(owner=full.owner, project=full.project, run_uuid=full.run_uuid, client=full.client)
         self._config = full.client.config
+        self._budget = budget
         self._deadline = time.monotonic() + budget
 
     def _try(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -108,8 +109,7 @@ class _BoundedRunClient(RunClient):
             left = self._deadline - time.monotonic()
             if left <= 0.05:
                 raise ServerUnreachableError(
-                    f"Polyaxon server {self._config.host} did not answer within {env.INIT_TIMEOUT}="
-                    f"{env.read_float(env.INIT_TIMEOUT, 4.0):g} s",
+                    f"Polyaxon server {self._config.host} did not answer within {env.INIT_TIMEOUT}={self._budget:g} s"
                 )
             self._client = _single_try_client(self._config.replace(timeout=left))
             try:
