@@ -21,6 +21,7 @@ from .exceptions import ConfigError
 from .guard import warn_once
 from .lineage import Lineage, copy_into, file_hash, lineage_entry
 from .names import safe_relpath, validate_kind
+from .values import storable_dict
 from .writer import EventWriter
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class Recorder:
         name = name or source.stem
         stem = self.names.stem("model", name)
         step = to_step(step)
-        info = {"framework": framework, **(summary or {})}
+        info = storable_dict({"framework": framework, **(summary or {})}, "summary")  # it goes into lineage
         if step is None:
             rel = self._inside(safe_relpath(f"outputs/{source.name}"))
             self.writer.put_now(("call", lambda: self._store(source, rel, name, "model", info)))
