@@ -204,14 +204,20 @@ class Series:
         if not finite:
             return
         if finite is not values:
-            total = math.fsum(finite)
+            try:
+                total = math.fsum(finite)
+            except OverflowError:  # finite values whose sum is not (a diverging run near the float limit)
+                total = math.inf
         n_a, n_b = self.finite, len(finite)
-        mean_b = total / n_b
-        m2_b = math.fsum((v - mean_b) ** 2 for v in finite)
-        delta = mean_b - self.mean
         n = n_a + n_b
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * n_a * n_b / n
+        try:  # products, not ``** 2``: a huge finite value then gives inf instead of raising OverflowError
+            mean_b = total / n_b
+            m2_b = math.fsum((v - mean_b) * (v - mean_b) for v in finite)
+            delta = mean_b - self.mean
+            self.mean += delta * n_b / n
+            self.m2 += m2_b + delta * delta * n_a * n_b / n
+        except (OverflowError, ValueError):
+            self.mean = self.m2 = math.nan
         self.finite = n
         low, high = min(finite), max(finite)
         self.minimum = low if low < self.minimum else self.minimum
@@ -255,12 +261,13 @@ class Series:
         stats: dict[str, Any] = {"count": float(self.count), "last": json_number(self.last)}
         if self.finite:
             ordered = sorted(self.reservoir)
-            stats.update(
-                mean=self.mean,
-                std=math.sqrt(self.m2 / (self.finite - 1)) if self.finite > 1 else None,
-                min=self.minimum,
-                max=self.maximum,
-                **{f"{q}%": _quantile(ordered, q / 100) for q in (25, 50, 75)},
+            std = math.sqrt(self.m2 / (self.finite - 1)) if self.finite > 1 and self.m2 >= 0 else None
+            stats.update(  # each a JSON number, or the NaN/inf strings: values near the float limit overflow
+                mean=json_number(self.mean),
+                std=json_number(std),
+                min=json_number(self.minimum),
+                max=json_number(self.maximum),
+                **{f"{q}%": json_number(_quantile(ordered, q / 100)) for q in (25, 50, 75)},
             )
         summary["metric"] = stats
         return summary

@@ -131,6 +131,24 @@ def test_run_client_converts_too(host: str, api: PolyaxonClient, project: str) -
     assert data["inputs"] == {"lr": 0.25, "layers": [1, 2]} and data["outputs"] == {"loss": "NaN", "steps": 3}
 
 
+def test_metrics_near_the_float_limit_do_not_stop_the_writer(host: str, api: PolyaxonClient, project: str) -> None:
+    """A diverging loss passes 1e200 before it reaches inf: squaring it raised OverflowError in the writer."""
+    run = tracking.init(project=project)
+    assert run is not None
+    values = [1e200, -1e200, 1.7e308, 1.7e308, 1e-300, float("nan"), 5.0]
+    for step, value in enumerate(values):
+        run.log_metrics(step=step, loss=value)
+        assert run.flush(10)
+    for step in range(len(values), 300):
+        run.log_metrics(step=step, loss=1.0)
+    assert run.end() is True
+    served = api.get_metrics("default", project, run.run_uuid, ["loss"])["loss"]
+    assert served["step"] == list(range(300))
+    summary = {e["name"]: e for e in api.get_lineage("default", project, run.run_uuid)}["loss"]["summary"]
+    json.dumps(summary, allow_nan=False)
+    assert summary["metric"]["max"] == 1.7e308 and summary["metric"]["count"] == 300
+
+
 # --- paths cannot leave the run folder ---------------------------------------------------
 
 
