@@ -230,10 +230,26 @@ class EventWriter:
                 self._pending[rel] = buffer.rows
             else:
                 rows.extend(buffer.rows)
-            self._series("metric", buffer.stem).add_batch(buffer.values, buffer.when)
+            values, when = buffer.values, buffer.when
             buffer.rows, buffer.values, buffer.when = [], [], []
+            try:  # the summary is a convenience: a value it cannot count (an int beyond float) costs only itself
+                self._series("metric", buffer.stem).add_batch(values, when)
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                warn_once(
+                    f"writer-summary-{buffer.stem}",
+                    f"polyaxon-integrations: metric {buffer.stem!r}'s summary skips a batch it cannot count: {exc}",
+                )
 
     def _write(self) -> None:
+        """Write what is pending; nothing that goes wrong here may end the writer thread (it warns once)."""
+        try:
+            self._write_pending()
+        except Exception as exc:
+            if reraise():
+                raise
+            warn_once(f"writer-{type(exc).__name__}", f"polyaxon-integrations: writing events failed: {exc!r}")
+
+    def _write_pending(self) -> None:
         self._drain_metrics()
         if not self._pending:
             return

@@ -135,7 +135,7 @@ def test_metrics_near_the_float_limit_do_not_stop_the_writer(host: str, api: Pol
     """A diverging loss passes 1e200 before it reaches inf: squaring it raised OverflowError in the writer."""
     run = tracking.init(project=project)
     assert run is not None
-    values = [1e200, -1e200, 1.7e308, 1.7e308, 1e-300, float("nan"), 5.0]
+    values = [1e200, -1e200, 1.7e308, 1.7e308, 1e-300, float("nan"), 5.0, 10**400]
     for step, value in enumerate(values):
         run.log_metrics(step=step, loss=value)
         assert run.flush(10)
