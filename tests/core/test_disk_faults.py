@@ -15,6 +15,7 @@ import pytest
 
 from polyaxon_integrations import tracking
 from polyaxon_integrations.client import PolyaxonClient
+from polyaxon_integrations.core.exceptions import ApiError, ConfigError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from polyaxon_integrations.core.lineage import copy_into
 from polyaxon_integrations.core.writer import append_rows
@@ -161,3 +162,18 @@ def test_end_on_a_disk_that_stays_full_names_what_was_not_kept(tmp_path: Path, m
         messages = [str(w.message) for w in caught if issubclass(w.category, PolyaxonWarning)]
         assert any("row(s) of events/metric/loss.plx" in m and "not in the run" in m for m in messages), messages
         assert any("final state (succeeded)" in m for m in messages), messages
+
+
+def test_full_disk_at_init_is_an_error_before_the_server_is_touched(
+    tmp_path: Path, host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tmpfs(tmp_path / "disk", size="64k") as disk:
+        (disk / "offline" / "runs").mkdir(parents=True)
+        monkeypatch.setenv("POLYAXON_OFFLINE_ROOT", str(disk / "offline"))
+        fill(disk)
+        with pytest.raises(ConfigError, match=r"No space left on device\. Set POLYAXON_OFFLINE_ROOT"):
+            tracking.init(project=project)
+        assert sorted(p.name for p in (disk / "offline" / "runs").iterdir()) == []  # the probe is gone too
+    with pytest.raises(ApiError) as missing:
+        api.get_project("default", project)
+    assert missing.value.status_code == 404
