@@ -89,7 +89,7 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     ARCHIVES_ROOT: ("/tmp/plx/archives", "Scratch folder for archives."),
     PROJECT: (None, "Default project (`p` or `owner/p`) when none is passed."),
     END_TIMEOUT: ("10", "Seconds `end()` waits for the server before leaving the rest for `sync`."),
-    INIT_TIMEOUT: ("4", "Seconds `init` waits for the server to create or find the run; then it runs locally."),
+    INIT_TIMEOUT: ("3.5", "Seconds `init` waits for the server to create or find the run; then it runs locally."),
     RERAISE: ("false", "Re-raise errors that are normally turned into warnings (tests)."),
     COLLECT_RESOURCES: ("true", "Sample CPU, memory, disk, network, GPU (in-cluster: as Polyaxon sets it)."),
     TRACK_CODE: ("true", "Record the git commit, branch, remote and dirty flag (false in-cluster)."),
