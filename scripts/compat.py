@@ -58,6 +58,7 @@ class Framework:
     pages: tuple[str, ...]
     versions: tuple[Version, ...]  # oldest first: versions[0] is the declared floor
     tools: tuple[str, ...] = ()  # test-only packages the adapter's tests use
+    companions: tuple[str, ...] = ()  # what its extra declares beside it: each version pins one of each
     notes: tuple[str, ...] = field(default=())
 
     def requirements(self, version: Version) -> list[str]:
@@ -73,11 +74,12 @@ FRAMEWORKS = (
         pages=("docs/transformers.md",),
         versions=(
             Version("4.41.2", ("accelerate==0.26.1",), "floor: the first with TrainingArguments(eval_strategy=)"),
-            Version("4.46.3", (), "Trainer(processing_class=) replaces tokenizer="),
-            Version("4.57.6", (), "the last 4.x: report_to='all' by default"),
+            Version("4.46.3", ("accelerate==1.1.1",), "Trainer(processing_class=) replaces tokenizer="),
+            Version("4.57.6", (f"accelerate=={newest('accelerate')}",), "the last 4.x: report_to='all' by default"),
             Version(newest("transformers"), (f"accelerate=={newest('accelerate')}",), "newest (constraints.txt)"),
         ),
         tools=("optuna",),
+        companions=("accelerate",),
         notes=("4.40 and older name it `evaluation_strategy`; `report_to=\"polyaxon\"` works on every version here",),
     ),
     Framework(

@@ -95,6 +95,14 @@ def test_newest_versions_are_the_dev_environments_pins() -> None:
         assert versions == sorted(set(versions)), f"{fw.name}: versions oldest first, each once"
 
 
+def test_every_version_pins_its_companions() -> None:
+    """transformers' Trainer needs accelerate: a row that leaves it to chance tests nothing (or fails)."""
+    for fw in compat.FRAMEWORKS:
+        for v in fw.versions:
+            pinned = {Requirement(r).name for r in v.extra if "==" in r}
+            assert pinned >= set(fw.companions), f"{fw.name} {v.version}: pin {set(fw.companions) - pinned}"
+
+
 def test_every_matrix_row_is_a_nox_session() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "nox", "--list", "--json"], cwd=ROOT, capture_output=True, text=True, check=True
