@@ -36,9 +36,10 @@ PYTEST = ("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
 def interpreter(version: str) -> str:
     """An executable of that Python: on PATH if it runs, else a pyenv build (pyenv's shims refuse versions
     that are not "global")."""
-    for candidate in [shutil.which(f"python{version}"), *sorted(glob.glob(
-        os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")
-    ), reverse=True)]:
+    for candidate in [
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")), reverse=True),
+    ]:
         if candidate and subprocess.run([candidate, "-c", ""], capture_output=True, check=False).returncode == 0:
             return candidate
     return version  # nox reports it missing
@@ -78,7 +79,7 @@ register(
     "floors",
     compat.MAIN_PYTHON,
     compat.floors(),
-    tuple(t for fw in compat.FRAMEWORKS for t in fw.tests),
+    compat.floor_tests(),
     "every floor in one environment, all the adapters' tests (what CI runs beside the newest)",
 )
 register(

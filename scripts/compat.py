@@ -3,6 +3,7 @@
     python scripts/compat.py                       # rewrite the tested-versions tables in README.md and docs/
     python scripts/compat.py --check               # exit 1 if a committed table differs
     python scripts/compat.py --requirements floors # pip requirements of the CI "floors" environment
+    python scripts/compat.py --tests floors        # the tests CI runs there
 
 ``noxfile.py`` makes one session per row (``nox -l`` lists them), scripts/setup.sh builds ``.venv-floors`` from
 the floors, and the docs' tables are rendered from here, so what the docs promise is what was run. The newest
@@ -80,7 +81,7 @@ FRAMEWORKS = (
         ),
         tools=("optuna",),
         companions=("accelerate",),
-        notes=("4.40 and older name it `evaluation_strategy`; `report_to=\"polyaxon\"` works on every version here",),
+        notes=('4.40 and older name it `evaluation_strategy`; `report_to="polyaxon"` works on every version here',),
     ),
     Framework(
         name="lightning",
@@ -93,7 +94,7 @@ FRAMEWORKS = (
             Version("2.5.6", (), "middle"),
             Version(newest("lightning"), (), "newest (constraints.txt)"),
         ),
-        notes=("2.0–2.3 import `pkg_resources`, gone from the setuptools torch 2.13 installs",),
+        notes=("2.0 to 2.3 import `pkg_resources`, gone from the setuptools torch 2.13 installs",),
     ),
     Framework(
         name="keras",
@@ -106,7 +107,7 @@ FRAMEWORKS = (
             Version("3.5.0", (), "the first that runs on numpy 2"),
             Version(newest("keras"), (), "newest (constraints.txt)"),
         ),
-        notes=("3.0–3.4 with `numpy<2`: Keras's own `ReduceLROnPlateau` uses `np.Inf`",),
+        notes=("3.0 to 3.4 with `numpy<2`: Keras's own `ReduceLROnPlateau` uses `np.Inf`",),
     ),
 )
 
@@ -123,10 +124,14 @@ def floors() -> list[str]:
     return [TORCH, *REQUESTS_FLOOR, *dict.fromkeys(reqs), *TEST_TOOLS]
 
 
+def floor_tests() -> tuple[str, ...]:
+    return tuple(t for fw in FRAMEWORKS for t in fw.tests)
+
+
 def _range(fw: Framework) -> str:
     first, *middle, last = (v.version for v in fw.versions)
     also = f" (and {', '.join(middle)})" if middle else ""
-    return f"{first} – {last}{also}"
+    return f"{first} to {last}{also}"
 
 
 def table(frameworks: tuple[Framework, ...] = FRAMEWORKS) -> str:
@@ -137,7 +142,7 @@ def table(frameworks: tuple[Framework, ...] = FRAMEWORKS) -> str:
         *(f"| {fw.title} | {_range(fw)} | {'; '.join(fw.notes)} |" for fw in frameworks),
         f"| torch | {TORCH.split('==')[1]} (CPU) | every framework session |",
         f"| Python | {', '.join(PYTHONS)} | frameworks on {MAIN_PYTHON}; the core (torch-free) tests on each |",
-        f"| requests | {REQUESTS_FLOOR[0].split('==')[1]} (urllib3 {REQUESTS_FLOOR[1].split('==')[1]}) – newest "
+        f"| requests | {REQUESTS_FLOOR[0].split('==')[1]} (urllib3 {REQUESTS_FLOOR[1].split('==')[1]}) to newest "
         "| the core tests |",
     ]
     return "\n".join(
@@ -176,9 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("--requirements", choices=["floors"], help="print pip requirements, one a line")
+    parser.add_argument("--tests", choices=["floors"], help="print the test paths of that environment")
     args = parser.parse_args(argv)
     if args.requirements:
         print("\n".join(floors()))
+        return 0
+    if args.tests:
+        print("\n".join(floor_tests()))
         return 0
     stale = []
     for path, wanted in pages().items():

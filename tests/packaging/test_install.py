@@ -55,8 +55,9 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     source = _source(tmp / "src")
     environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # distutils warns on it
     # --no-isolation: this environment's setuptools (the newest) builds, offline; isolation would download it.
-    out = _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp / "dist"), str(source)],
-               env=environ)
+    out = _run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp / "dist"), str(source)], env=environ
+    )
     return tmp / "dist" / f"{NAME}.tar.gz", tmp / "dist" / f"{NAME}-py3-none-any.whl", out
 
 
@@ -126,5 +127,7 @@ def test_installed_wheel_logs_offline_and_its_cli_syncs(
     assert series["step"] == list(range(100))
 
     _run([str(python), "-m", "pip", "uninstall", "-y", "-q", "polyaxon-integrations"], env=environ)
-    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], env=environ).split()[0])
+    site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], env=environ).split()[0]
+    )
     assert not (site / "polyaxon_integrations.pth").exists() and not (site / "polyaxon_integrations").exists()
