@@ -81,7 +81,10 @@ FRAMEWORKS = (
         ),
         tools=("optuna",),
         companions=("accelerate",),
-        notes=('4.40 and older name it `evaluation_strategy`; `report_to="polyaxon"` works on every version here',),
+        notes=(
+            "not 4.40 and older (no `TrainingArguments(eval_strategy=)`)",
+            '4.x defaults to `report_to="all"`, which does not include us: name `report_to="polyaxon"`',
+        ),
     ),
     Framework(
         name="lightning",
@@ -94,7 +97,7 @@ FRAMEWORKS = (
             Version("2.5.6", (), "middle"),
             Version(newest("lightning"), (), "newest (constraints.txt)"),
         ),
-        notes=("2.0 to 2.3 import `pkg_resources`, gone from the setuptools torch 2.13 installs",),
+        notes=("not 2.0 to 2.3: they import `pkg_resources`, gone from the setuptools (>= 81) torch 2.13 requires",),
     ),
     Framework(
         name="keras",
@@ -107,7 +110,7 @@ FRAMEWORKS = (
             Version("3.5.0", (), "the first that runs on numpy 2"),
             Version(newest("keras"), (), "newest (constraints.txt)"),
         ),
-        notes=("3.0 to 3.4 with `numpy<2`: Keras's own `ReduceLROnPlateau` uses `np.Inf`",),
+        notes=("3.0 to 3.4 tested with `numpy<2`: their own `ReduceLROnPlateau` uses `np.Inf`, gone in numpy 2",),
     ),
 )
 
