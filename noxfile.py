@@ -62,7 +62,7 @@ def register(name: str, python: str, requirements: list[str], tests: tuple[str, 
 
     run.__doc__ = doc
     func: Callable[[nox.Session], None] = run
-    nox.session(func, name=name, python=interpreter(python), reuse_venv=False)
+    nox.session(func, name=name, python=interpreter(python))
 
 
 for fw in compat.FRAMEWORKS:
