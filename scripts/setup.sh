@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make the two virtual environments this project uses, from scratch if needed:
+# Make the virtual environments this project uses, from scratch if needed:
 #   .venv         the package (editable) with its test tools and the ML frameworks (torch CPU)
 #   .venv-server  the Polyaxon CE sandbox server (haupt) and the official client, for interop tests
 #   .venv-floors  the package with the oldest version of every framework we declare (scripts/compat.py)
