@@ -1,6 +1,6 @@
 """The compatibility matrix, one fresh environment per session (the versions are in scripts/compat.py).
 
-    .venv/bin/nox                       # every session (about 40 minutes on 2 cores)
+    .venv/bin/nox                       # every session: 15, 2 to 7 minutes each on this 2-core machine
     .venv/bin/nox -l                    # list them
     .venv/bin/nox -s keras-3.0.5 floors # some of them
 
