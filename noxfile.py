@@ -54,8 +54,8 @@ def server_check(session: nox.Session) -> None:
 def register(name: str, python: str, requirements: list[str], tests: tuple[str, ...], doc: str) -> None:
     def run(session: nox.Session) -> None:
         server_check(session)
-        session.install(*dict.fromkeys([*requirements, *compat.TEST_TOOLS]))
-        session.install("--no-deps", "-e", str(ROOT))
+        # One resolve: the pins, the test tools, and the package's own dependencies (at their newest unless pinned).
+        session.install(*dict.fromkeys([*requirements, *compat.TEST_TOOLS]), "-e", f"{ROOT}[system]")
         session.run("python", "-m", "pip", "check")
         session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=False)
         session.run(*PYTEST, *tests, *session.posargs)
@@ -70,7 +70,7 @@ for fw in compat.FRAMEWORKS:
         register(
             f"{fw.name}-{v.version}",
             compat.MAIN_PYTHON,
-            [compat.TORCH, "requests", *fw.requirements(v)],
+            [compat.TORCH, *fw.requirements(v)],
             fw.tests,
             f"{fw.name} {v.version}: {v.why}",
         )
@@ -87,8 +87,8 @@ register(
     compat.MAIN_PYTHON,
     [*compat.REQUESTS_FLOOR],
     compat.CORE_TESTS,
-    "the core tests with the oldest requests (and urllib3 1.26, psutil) we declare",
+    "the core tests with the oldest requests, requests-toolbelt and psutil we declare (and urllib3 1.26)",
 )
 for py in compat.PYTHONS:
     if py != compat.MAIN_PYTHON:
-        register(f"core-py{py}", py, ["requests", "psutil"], compat.CORE_TESTS, f"the core tests on Python {py}")
+        register(f"core-py{py}", py, [], compat.CORE_TESTS, f"the core tests on Python {py}")
