@@ -116,11 +116,12 @@ FRAMEWORKS = (
 
 # Core (torch-free) sessions: the HTTP floor, and the Pythons that torch's wheel on disk does not cover.
 REQUESTS_FLOOR = ("requests==2.28.2", "urllib3==1.26.20", "requests-toolbelt==1.0.0", "psutil==5.9.8")
+CORE_PACKAGES = ("requests", "requests-toolbelt", "psutil")  # the table's row for them
 CORE_TESTS = ("tests/core",)
 
 
 def _pin(name: str) -> str:
-    return next(r.replace("==", " ") for r in REQUESTS_FLOOR if r.startswith(f"{name}=="))
+    return next(r.split("==")[1] for r in REQUESTS_FLOOR if r.startswith(f"{name}=="))
 
 
 def floors() -> list[str]:
@@ -149,8 +150,8 @@ def table(frameworks: tuple[Framework, ...] = FRAMEWORKS) -> str:
         *(f"| {fw.title} | {_range(fw)} | {'; '.join(fw.notes)} |" for fw in frameworks),
         f"| torch | {TORCH.split('==')[1]} (CPU) | every framework session |",
         f"| Python | {', '.join(PYTHONS)} | frameworks on {MAIN_PYTHON}; the core (torch-free) tests on each |",
-        f"| requests, requests-toolbelt, psutil | {', '.join(v.split('==')[1] for v in REQUESTS_FLOOR if 'urllib3' not in v)}"
-        f" (with {_pin('urllib3')}) to newest | the core tests |",
+        f"| {', '.join(CORE_PACKAGES)} | {', '.join(_pin(n) for n in CORE_PACKAGES)}"
+        f" (with urllib3 {_pin('urllib3')}) to newest | the core tests |",
     ]
     return "\n".join(
         [
