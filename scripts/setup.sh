@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Make the two virtual environments this project uses, from scratch if needed:
+# Make the virtual environments this project uses, from scratch if needed:
 #   .venv         the package (editable) with its test tools and the ML frameworks (torch CPU)
 #   .venv-server  the Polyaxon CE sandbox server (haupt) and the official client, for interop tests
+#   .venv-floors  the package with the oldest version of every framework we declare (scripts/compat.py)
 # Re-running is cheap: a stamp records what each environment was built from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,7 @@ fi
 build .venv-server "scripts/server-requirements.txt" -r scripts/server-requirements.txt
 build .venv "scripts/setup.sh pyproject.toml scripts/constraints.txt setup.py" \
   -c scripts/constraints.txt "torch==2.13.0" -e ".[dev,all]"
+# The declared floors, all in one environment (they co-install): CI tests them beside the newest.
+floors=$("$PY" scripts/compat.py --requirements floors)
+mapfile -t FLOORS <<< "$floors"
+build .venv-floors "scripts/setup.sh pyproject.toml scripts/compat.py setup.py" "${FLOORS[@]}" -e .

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import sys
 from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
@@ -68,9 +69,29 @@ def to_input_value(value: Any) -> Any:
         module = getattr(value, "__module__", None)
         qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
         if qualname:
-            return f"{module}.{qualname}" if module and module != "builtins" else str(qualname)
+            if not module or module == "builtins":
+                return str(qualname)
+            return f"{_public_module(module, qualname, value)}.{qualname}"
     text = repr(value)
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+
+
+def _public_module(module: str, qualname: str, value: Any) -> str:
+    """The public package a class is imported from when its module is private, so a name reads the same on
+    every Python: 3.13 defines ``pathlib.Path`` in ``pathlib._local``. Only modules already imported are looked at.
+    """
+    parts = module.split(".")
+    if not any(part.startswith("_") for part in parts):
+        return module
+    for end in range(1, len(parts)):
+        if parts[end - 1].startswith("_"):
+            break
+        found: Any = sys.modules.get(".".join(parts[:end]))
+        for name in qualname.split("."):
+            found = getattr(found, name, None)
+        if found is value:
+            return ".".join(parts[:end])
+    return module
 
 
 def flatten_params(params: Any, sep: str = "/", prefix: str = "") -> dict[str, Any]:

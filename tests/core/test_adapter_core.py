@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import math
 import pickle
+import sys
 import threading
 from argparse import Namespace
 from pathlib import Path
@@ -57,6 +58,23 @@ def test_flatten_nested_namespaces_dataclasses_and_callables() -> None:
         "none": None,
         "nan": "NaN",
     }
+
+
+def test_classes_of_private_modules_are_named_where_they_are_exported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.13 defines ``pathlib.Path`` in ``pathlib._local``: a name must not depend on the Python."""
+    import types
+
+    package, impl = types.ModuleType("pkgx"), types.ModuleType("pkgx._impl")
+    exported = type("Thing", (), {"__module__": "pkgx._impl"})
+    hidden = type("Hidden", (), {"__module__": "pkgx._impl"})
+    package.Thing = exported  # type: ignore[attr-defined]
+    package.Other = hidden  # type: ignore[attr-defined]  # same object under another name: not where it lives
+    monkeypatch.setitem(sys.modules, "pkgx", package)
+    monkeypatch.setitem(sys.modules, "pkgx._impl", impl)
+    assert to_input_value(exported) == "pkgx.Thing"
+    assert to_input_value(hidden) == "pkgx._impl.Hidden"
+    assert to_input_value(Path) == "pathlib.Path"
+    assert to_input_value(pickle.Pickler) == "_pickle.Pickler"  # a private top-level module has no public parent
 
 
 def test_flatten_is_stable_and_bounded() -> None:

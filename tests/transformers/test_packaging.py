@@ -16,7 +16,7 @@ def test_wheels_put_the_pth_beside_the_package(tmp_path: Path) -> None:
     """setup.py adds the .pth to the root of regular and editable wheels (built here from a copy, offline)."""
     source = tmp_path / "src"
     shutil.copytree(ROOT / "polyaxon_integrations", source / "polyaxon_integrations")
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in"):
         shutil.copy(ROOT / name, source / name)
     dist = tmp_path / "dist"
     for hook in ("build_wheel", "build_editable"):  # one process each: setuptools keeps state between them
