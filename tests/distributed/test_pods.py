@@ -8,6 +8,7 @@ the last copy of a name winning, as the real sidecars do; or it is the official 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -255,3 +256,40 @@ def test_torchrun_on_two_nodes_outside_the_cluster_makes_one_run(
     served = api.get_metrics("default", project, ranks[0]["uuid"], ["loss"])["loss"]
     assert served["step"] == list(range(STEPS)) and served["metric"] == ranks[0]["losses"]
     assert ranks[0]["run"] == "Run" and ranks[1]["run"] == "ReplicaRun" and ranks[1]["uuid"] == ""
+
+
+def test_keras_with_tf_config_only_the_chief_logs(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TFJob's chief and worker (``TF_CONFIG`` only): one run, the chief's epochs once, the chief's model."""
+    if importlib.util.find_spec("keras") is None:  # not imported here: its backend is chosen at import
+        pytest.skip("needs keras")
+    monkeypatch.setenv(env.PROJECT, project)
+    out = tmp_path / "out"
+    out.mkdir()
+    cluster = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "keras_worker.py"), str(out)],
+            env=environ(
+                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": role, "index": 0}}),
+                KERAS_BACKEND="torch",
+                KERAS_HOME=str(tmp_path / f"keras-{role}"),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for role in ("chief", "worker")
+    ]
+    finish(procs)
+    chief, worker = (json.loads((out / f"{role}0.json").read_text()) for role in ("chief", "worker"))
+    assert chief["loss"] != worker["loss"]  # each trained on its own data
+    runs = api.list_runs("default", project)
+    assert [r["uuid"] for r in runs] == [chief["uuid"]] and runs[0]["status"] == "succeeded"
+    served = api.get_metrics("default", project, chief["uuid"], ["loss", "batch__loss"])
+    assert served["loss"]["step"] == [0, 1, 2] and served["loss"]["metric"] == pytest.approx(chief["loss"])
+    assert served["batch__loss"]["step"] == [2, 4, 6, 8, 10, 12]
+    models = [e for e in api.get_lineage("default", project, chief["uuid"]) if e["kind"] == "model"]
+    assert len(models) == 1
+    assert chief["run"] == "Run" and worker["run"] == "ReplicaRun" and worker["uuid"] == ""
