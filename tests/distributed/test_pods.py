@@ -99,6 +99,36 @@ def pod_id(uuid: str, role: str) -> str:
     return f"plx-operation-{uuid}-{role}"  # Kubeflow's <job>-<rtype>-<index>
 
 
+ROLES = ("master-0", "worker-1")
+
+
+def train_in_two_pods(tmp_path: Path, uuid: str) -> tuple[dict[int, dict[str, Any]], dict[int, Path]]:
+    """A PyTorchJob's master and worker: each rank's record, and each pod's run folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    port = str(free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(TRAIN), str(out), str(STEPS), "0.15"],
+            env=environ(
+                RANK=str(rank),
+                WORLD_SIZE="2",
+                MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=port,
+                POLYAXON_CONTEXT_ROOT=str(tmp_path / f"pod-{rank}"),
+                POLYAXON_K8S_POD_ID=pod_id(uuid, ROLES[rank]),
+                POLYAXON_K8S_NODE_NAME=f"node-{rank}",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    finish(procs)
+    return records(out), {rank: tmp_path / f"pod-{rank}" / "artifacts" / uuid for rank in (0, 1)}
+
+
 @pytest.mark.parametrize("sidecar", ["last-writer-wins", "official"])
 def test_two_pods_serve_rank_zeros_curve_once_and_both_pods_resources(
     sidecar: str,
@@ -117,31 +147,9 @@ def test_two_pods_serve_rank_zeros_curve_once_and_both_pods_resources(
     uuid = scheduled.run_uuid
     monkeypatch.setenv(env.COLLECT_RESOURCES, "true")  # as Polyaxon's plugins set it for every replica
     monkeypatch.setenv(env.RESOURCES_INTERVAL, "0.2")
-    out = tmp_path / "out"
-    out.mkdir()
-    port, roles = str(free_port()), ("master-0", "worker-1")
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(TRAIN), str(out), str(STEPS), "0.15"],
-            env=environ(
-                RANK=str(rank),
-                WORLD_SIZE="2",
-                MASTER_ADDR="127.0.0.1",
-                MASTER_PORT=port,
-                POLYAXON_CONTEXT_ROOT=str(tmp_path / f"pod-{rank}"),
-                POLYAXON_K8S_POD_ID=pod_id(uuid, roles[rank]),
-                POLYAXON_K8S_NODE_NAME=f"node-{rank}",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in (0, 1)
-    ]
-    finish(procs)
-    ranks = records(out)
+    ranks, pods = train_in_two_pods(tmp_path, uuid)
     assert ranks[0]["losses"] != ranks[1]["losses"]  # two curves were computed; only rank 0's is the run's
-    pods = {rank: tmp_path / f"pod-{rank}" / "artifacts" / uuid for rank in (0, 1)}
+    roles = ROLES
 
     # Order 0 then 1 into the scheduled run; 1 then 0 into a second run (same files, moved to its uuid).
     second = RunClient(project=project, client=api)
@@ -177,6 +185,33 @@ def test_two_pods_serve_rank_zeros_curve_once_and_both_pods_resources(
     assert "events/metric/loss.plx" in files(pods[0])
     assert not [f for f in files(pods[0]) if "worker-1" in f or f.startswith("resources/metric/cpu")]
     assert ranks[0]["run"] == "Run" and ranks[1]["run"] == "ReplicaRun"
+
+
+def test_log_all_ranks_adds_each_ranks_curve_under_its_own_name(
+    host: str, sandbox: Any, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The opt-in: rank 1 logs too, as ``loss_rank1``, beside rank 0's ``loss``; in both copy orders."""
+    store = sandbox.artifacts_store
+    if not store.is_dir():
+        pytest.skip("needs the sandbox's store folder (not known with PLX_TEST_HOST)")
+    scheduled = schedule_run(api, project, tmp_path / "pod-0", monkeypatch)
+    assert scheduled.run_uuid
+    monkeypatch.setenv(env.LOG_ALL_RANKS, "true")
+    ranks, pods = train_in_two_pods(tmp_path, scheduled.run_uuid)
+    for rank in (1, 0):
+        copy_like_a_sidecar(pods[rank], store / scheduled.run_uuid)
+    served = api.get_metrics("default", project, scheduled.run_uuid, ["loss", "loss_rank1"])
+    assert served["loss"]["metric"] == ranks[0]["losses"] and served["loss"]["step"] == list(range(STEPS))
+    assert served["loss_rank1"]["metric"] == ranks[1]["losses"] and served["loss_rank1"]["step"] == list(range(STEPS))
+    outputs = scheduled.get_outputs()
+    assert outputs["loss"] == ranks[0]["losses"][-1] and outputs["loss_rank1"] == ranks[1]["losses"][-1]
+    assert outputs["rank_seen"] == 0 and outputs["rank_seen_rank1"] == 1
+    assert scheduled.get_inputs() == {"lr": 0.1, "world_size": 2}  # inputs are rank 0's alone
+    assert {f for f in files(pods[1]) if not f.startswith("resources/")} <= {
+        "events/metric/loss_rank1.plx",
+        "lineages.plx.json",
+    }
+    assert len(api.list_runs("default", project)) == 1
 
 
 def test_torchrun_in_one_pod_logs_every_step_once(
