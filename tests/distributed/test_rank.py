@@ -158,7 +158,17 @@ def test_every_run_method_is_covered() -> None:
             assert name in vars(ReplicaRun), name
 
 
-def test_one_line_says_what_the_replica_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({}, f"it logs nothing; rank 0 tracks the run (set {env.LOG_ALL_RANKS}=true to log every rank)."),
+        (
+            {env.LOG_ALL_RANKS: "true"},  # outside a cluster only rank 0 knows the run
+            f"it logs nothing ({env.LOG_ALL_RANKS} needs a Polyaxon job, whose replicas share one run).",
+        ),
+    ],
+)
+def test_one_line_says_what_the_replica_does(extra: dict[str, str], says: str) -> None:
     code = (
         "from polyaxon_integrations import tracking\n"
         "for _ in range(3):\n"
@@ -169,13 +179,11 @@ def test_one_line_says_what_the_replica_does(tmp_path: Path) -> None:
         "RANK": "1",
         "WORLD_SIZE": "2",
         "PYTHONPATH": str(ROOT),
+        **extra,
     }
     done = subprocess.run(
         [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == [
-        "polyaxon-integrations: rank 1 of 2 (RANK): it logs nothing; rank 0 tracks the run "
-        f"(set {env.LOG_ALL_RANKS}=true to log every rank)."
-    ]
+    assert lines == [f"polyaxon-integrations: rank 1 of 2 (RANK): {says}"]
