@@ -24,6 +24,7 @@ from typing import Any
 from . import env, process
 from .context import InCluster, in_cluster, resolve
 from .guard import get_logger
+from .lineage import Lineage
 from .rank import Replica
 from .run import Run
 from .system import SystemMonitor, SystemOptions, pod_prefix
@@ -43,6 +44,7 @@ def start_replica(replica: Replica, init_kwargs: dict[str, Any]) -> ReplicaRun:
         if context.is_managed:
             options = {k: init_kwargs.get(k) for k in ("end_timeout", "collect_resources")}
             inner = Run(context, track_code=False, track_env=False, track_logs=False, **options)
+            inner._recorder.lineage = _ServerOnlyLineage(inner._recorder.root)  # before anything is recorded
     run = ReplicaRun(replica, cluster, inner, init_kwargs.get("collect_resources"))
     _announce(replica, run, per_rank)
     return run
@@ -232,6 +234,15 @@ class ReplicaRun(Run):
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.end()
+
+
+class _ServerOnlyLineage(Lineage):
+    """A replica's lineage goes to the server only: ``lineages.plx.json`` in the store is rank 0's (one writer)."""
+
+    def add(self, *entries: dict[str, Any]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._entries[(entry["kind"], entry["name"])] = entry
 
 
 def _noop(name: str) -> Callable[..., None]:
