@@ -327,3 +327,28 @@ def test_keras_with_tf_config_only_the_chief_logs(
     models = [e for e in api.get_lineage("default", project, chief["uuid"]) if e["kind"] == "model"]
     assert len(models) == 1
     assert chief["run"] == "Run" and worker["run"] == "ReplicaRun" and worker["uuid"] == ""
+
+
+def test_lightning_ddp_and_the_scripts_own_init_agree_on_rank_zero(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    """Lightning's launcher (LOCAL_RANK, no RANK) and the core's rule: one run, shared by the logger and the script."""
+    if importlib.util.find_spec("lightning") is None:
+        pytest.skip("needs lightning")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "lightning_mixed.py"), str(out), project],
+        env=environ(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port())),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    finish([proc])
+    ranks = records(out)
+    runs = api.list_runs("default", project)
+    assert [r["uuid"] for r in runs] == [ranks[0]["uuid"]] and runs[0]["status"] == "succeeded"
+    served = api.get_metrics("default", project, ranks[0]["uuid"], ["train_loss", "done"])
+    assert served["train_loss"]["step"] == [0, 1]  # 4 batches over 2 processes, rank 0's
+    assert served["done"]["metric"] == [0.0]  # the script's own call: rank 0's only
+    assert ranks[0]["run"] == "Run" and ranks[1]["run"] == "ReplicaRun" and ranks[1]["env_local_rank"] == "1"
