@@ -33,6 +33,7 @@ from .core.adapter import LazyRun
 from .core.exceptions import ConfigError
 from .core.guard import guarded, reraise, warn_once
 from .core.params import flatten_params
+from .core.replica import ReplicaRun
 
 if TYPE_CHECKING:
     from .core.client import PolyaxonClient
@@ -124,8 +125,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def _begin(self) -> Run | None:
         """Resolve the run; new run -> counters restart; a model seen first -> its description."""
         run = self._lazy.get()
-        if run is None:
-            return None
+        if run is None or (isinstance(run, ReplicaRun) and not run.per_rank):
+            return None  # a TF_CONFIG worker (any rank but 0): the chief alone tracks (core/rank.py)
         if run.run_uuid != self._run_uuid:
             self._reset(run.run_uuid)
         model = self.model

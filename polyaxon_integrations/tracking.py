@@ -78,12 +78,24 @@ def init(
     ``track_logs`` (stdout/stderr into the Logs tab) and ``collect_resources`` (CPU, memory,
     disk, network, GPU) default to on, or to their environment variables, and to off
     in-cluster (see :mod:`polyaxon_integrations.core.system`).
+
+    In a distributed job only global rank 0 starts the run; other ranks get a run whose calls
+    do nothing (see :mod:`polyaxon_integrations.core.rank` and docs/distributed.md).
     """
     global TRACKING_RUN
     if env.read_bool(env.NO_OP):
         TRACKING_RUN = None
         return None
-    from .core.context import resolve  # the core loads with the first run, not with this module
+    from .core.rank import detect  # the core loads with the first run, not with this module
+
+    replica = detect()
+    if not replica.is_main:  # distributed: global rank 0 alone tracks the run (see core/rank.py)
+        from .core.replica import start_replica
+
+        wanted = {"owner": owner, "project": project, "run_uuid": run_uuid, "end_timeout": end_timeout}
+        TRACKING_RUN = start_replica(replica, {**wanted, "collect_resources": collect_resources})
+        return TRACKING_RUN
+    from .core.context import resolve
     from .core.run import Run
 
     context = resolve(

@@ -33,6 +33,17 @@ means the same thing there, so a job spec written for it keeps working. An argum
 |---|---|---|
 """
 
+LAUNCHERS = """
+## Read, never set: the launchers' ranks
+
+In a distributed job only global rank 0 tracks the run ([distributed jobs](distributed.md)). The rank comes
+from the launcher; these are looked at in this order and the first rank variable found wins (`LOCAL_RANK`
+without `RANK` is read with `NODE_RANK`, before the MPI and Slurm variables, as Lightning reads them).
+
+| Variable | Meaning |
+|---|---|
+"""
+
 
 def render() -> str:
     rows = []
@@ -40,7 +51,8 @@ def render() -> str:
         shown = "(unset)" if default is None else f"`{default}`"
         cell = meaning.replace("|", r"\|")
         rows.append(f"| `{name}` | {shown} | {cell} |")
-    return HEADER + "\n".join(rows) + "\n"
+    launchers = [f"| `{name}` | {meaning.replace('|', chr(92) + '|')} |" for name, meaning in env.LAUNCHER_VARS.items()]
+    return HEADER + "\n".join(rows) + "\n" + LAUNCHERS + "\n".join(launchers) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

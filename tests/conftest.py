@@ -55,7 +55,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox_mod.Sa
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in list(os.environ):
-        if name.startswith("POLYAXON_"):
+        if name.startswith("POLYAXON_") or name in env.LAUNCHER_VARS:  # a suite run under srun/torchrun is rank 0
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()

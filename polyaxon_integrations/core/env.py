@@ -14,8 +14,10 @@ from .exceptions import ConfigError
 
 __all__ = [
     "ENV_VARS",
+    "LAUNCHER_VARS",
     "read_bool",
     "read_float",
+    "read_int",
     "read_str",
     "parse_bool",
 ]
@@ -63,6 +65,38 @@ TRACK_ENV = "POLYAXON_INTEGRATIONS_TRACK_ENV"
 TRACK_LOGS = "POLYAXON_INTEGRATIONS_TRACK_LOGS"
 RESOURCES_INTERVAL = "POLYAXON_INTEGRATIONS_RESOURCES_INTERVAL"
 
+# Distributed jobs (see core/rank.py): which pod this is (set by Polyaxon in every replica), and our opt-in.
+K8S_POD_ID = "POLYAXON_K8S_POD_ID"
+K8S_NODE_NAME = "POLYAXON_K8S_NODE_NAME"
+LOG_ALL_RANKS = "POLYAXON_INTEGRATIONS_LOG_ALL_RANKS"
+
+# The launchers' rank variables: read, never set. Polyaxon names no replica; the launcher does.
+RANK = "RANK"  # torchrun, Kubeflow PyTorchJob (the pod's rank), accelerate, DeepSpeed
+WORLD_SIZE = "WORLD_SIZE"
+LOCAL_RANK = "LOCAL_RANK"
+LOCAL_WORLD_SIZE = "LOCAL_WORLD_SIZE"
+NODE_RANK = "NODE_RANK"  # Lightning's own launcher: the node's rank (with LOCAL_RANK, without RANK)
+TF_CONFIG = "TF_CONFIG"  # Kubeflow TFJob, tf.distribute multi-worker
+OMPI_RANK = "OMPI_COMM_WORLD_RANK"  # Open MPI (MPIJob, horovodrun over MPI)
+OMPI_SIZE = "OMPI_COMM_WORLD_SIZE"
+OMPI_LOCAL_RANK = "OMPI_COMM_WORLD_LOCAL_RANK"
+OMPI_LOCAL_SIZE = "OMPI_COMM_WORLD_LOCAL_SIZE"
+PMI_RANK = "PMI_RANK"  # MPICH, Intel MPI
+PMI_SIZE = "PMI_SIZE"
+MPI_LOCAL_RANK = "MPI_LOCALRANKID"
+MPI_LOCAL_SIZE = "MPI_LOCALNRANKS"
+HOROVOD_RANK = "HOROVOD_RANK"  # horovodrun over Gloo
+HOROVOD_SIZE = "HOROVOD_SIZE"
+HOROVOD_LOCAL_RANK = "HOROVOD_LOCAL_RANK"
+HOROVOD_LOCAL_SIZE = "HOROVOD_LOCAL_SIZE"
+SLURM_PROCID = "SLURM_PROCID"  # srun
+SLURM_NTASKS = "SLURM_NTASKS"
+SLURM_LOCALID = "SLURM_LOCALID"
+SLURM_NNODES = "SLURM_NNODES"
+JSM_RANK = "JSM_NAMESPACE_RANK"  # IBM LSF jsrun
+JSM_SIZE = "JSM_NAMESPACE_SIZE"
+JSM_LOCAL_RANK = "JSM_NAMESPACE_LOCAL_RANK"
+
 #: name -> (default, one-line meaning). The docs table is generated from this.
 ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     HOST: (None, "Server address, e.g. http://127.0.0.1:31833."),
@@ -98,6 +132,39 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     RESOURCES_INTERVAL: ("5", "Seconds between two resource samples."),
     LOG_MODEL: ("false", "transformers `report_to`: `false`, `end` (the final model) or `checkpoint` (every save)."),
     AUTOLOAD: ("true", 'Make `report_to="polyaxon"` known to transformers without importing our adapter.'),
+    K8S_POD_ID: (None, "Set by Polyaxon in every replica: the pod's name; names each pod's resource series."),
+    K8S_NODE_NAME: (None, "Set by Polyaxon in every replica: the node's name (used when the pod's is unknown)."),
+    LOG_ALL_RANKS: ("false", "In a Polyaxon job every rank logs: rank 0 as usual, others as `<name>_rank<N>`."),
+}
+
+#: The launchers' variables that tell this process's rank, in the order they are looked at
+#: (the first rank variable found wins; see :mod:`.rank`). Rendered as a second table in the docs.
+LAUNCHER_VARS: Mapping[str, str] = {
+    RANK: "Global rank (torchrun, accelerate, DeepSpeed; Kubeflow PyTorchJob: the pod's rank).",
+    WORLD_SIZE: "Number of processes (with `RANK`).",
+    LOCAL_RANK: "Rank within the node or pod (torchrun); alone, it is also the global rank (one node).",
+    LOCAL_WORLD_SIZE: "Processes on this node or pod (torchrun).",
+    NODE_RANK: "The node's rank, with `LOCAL_RANK` and no `RANK` (Lightning's launcher).",
+    OMPI_RANK: "Open MPI (MPIJob, mpirun, horovodrun): global rank.",
+    OMPI_SIZE: "Open MPI: number of processes.",
+    OMPI_LOCAL_RANK: "Open MPI: rank within the node.",
+    OMPI_LOCAL_SIZE: "Open MPI: processes on the node.",
+    PMI_RANK: "MPICH / Intel MPI: global rank.",
+    PMI_SIZE: "MPICH / Intel MPI: number of processes.",
+    MPI_LOCAL_RANK: "MPICH / Intel MPI: rank within the node.",
+    MPI_LOCAL_SIZE: "MPICH / Intel MPI: processes on the node.",
+    HOROVOD_RANK: "horovodrun (Gloo): global rank.",
+    HOROVOD_SIZE: "horovodrun (Gloo): number of processes.",
+    HOROVOD_LOCAL_RANK: "horovodrun (Gloo): rank within the node.",
+    HOROVOD_LOCAL_SIZE: "horovodrun (Gloo): processes on the node.",
+    SLURM_PROCID: "Slurm `srun`: global rank.",
+    SLURM_NTASKS: "Slurm: number of tasks.",
+    SLURM_LOCALID: "Slurm: rank within the node.",
+    SLURM_NNODES: "Slurm: number of nodes.",
+    JSM_RANK: "IBM LSF `jsrun`: global rank.",
+    JSM_SIZE: "IBM LSF `jsrun`: number of processes.",
+    JSM_LOCAL_RANK: "IBM LSF `jsrun`: rank within the node.",
+    TF_CONFIG: "Kubeflow TFJob / tf.distribute: `task.type` `chief` (or `worker` 0 when no chief) is rank 0.",
 }
 
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -137,6 +204,20 @@ def read_float(name: str, default: float, environ: Mapping[str, str] | None = No
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name}={value!r} is not a number of seconds.") from None
+    if number < 0:
+        raise ConfigError(f"{name}={value!r} must not be negative.")
+    return number
+
+
+def read_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """A non-negative integer (a rank, a count), or ``default`` when unset."""
+    value = read_str(name, environ)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not an integer.") from None
     if number < 0:
         raise ConfigError(f"{name}={value!r} must not be negative.")
     return number

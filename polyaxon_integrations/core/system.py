@@ -15,6 +15,7 @@ one ``polyaxon-system`` thread per run samples resources and appends captured li
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
-from . import env
+from . import env, rank
 from .events import Series, format_timestamp, format_value
 from .guard import get_logger, reraise, warn_once
 from .lineage import lineage_entry
@@ -65,6 +66,8 @@ class SystemOptions:
     track_logs: bool = True
     collect_resources: bool = True
     interval: float = 5.0
+    #: put before every resource name: ``<pod>_`` when the job has several pods (see :mod:`.rank`)
+    resource_prefix: str = ""
 
     @classmethod
     def resolve(
@@ -82,21 +85,37 @@ class SystemOptions:
             return bool(arg) if arg is not None else env.read_bool(name, default)
 
         interval = env.read_float(env.RESOURCES_INTERVAL, 5.0)
+        replica = rank.detect()
         return cls(
             track_code=pick(track_code, env.TRACK_CODE),
             track_env=pick(track_env, env.TRACK_ENV),
             track_logs=pick(track_logs, env.TRACK_LOGS),
-            collect_resources=pick(collect_resources, env.COLLECT_RESOURCES),
+            # One sampler per pod or node (the processes there share its CPUs and GPUs): local rank 0's.
+            collect_resources=pick(collect_resources, env.COLLECT_RESOURCES) and replica.is_local_main,
             interval=max(interval, 0.05),
+            resource_prefix=pod_prefix(replica) if context.is_managed else "",
         )
+
+
+def pod_prefix(replica: rank.Replica) -> str:
+    """``<pod>_`` when other pods sample too: each pod's sidecar copies its ``resources/metric/cpu.plx`` over
+    the others' in the store, so each pod's series needs its own name to survive (and to show as its own)."""
+    return f"{replica.label}_" if replica.several_pods else ""
 
 
 class SystemMonitor:
     """Starts what ``options`` asks for; ``close()`` (from ``Run.end``) gives the streams back and writes the rest."""
 
-    def __init__(self, options: SystemOptions, recorder: Recorder, mirror: Mirror | None) -> None:
+    def __init__(
+        self, options: SystemOptions, recorder: Recorder | None, mirror: Mirror | None, root: Path | None = None
+    ) -> None:
+        """Without a recorder (a replica that tracks nothing but its pod's resources, see :mod:`.replica`)
+        only resources are sampled, into ``root``, and nothing is recorded in lineage."""
         self.options = options
-        self._root: Path = recorder.root
+        folder = recorder.root if recorder is not None else root
+        if folder is None:
+            raise ValueError("SystemMonitor needs a recorder or a root folder.")
+        self._root: Path = folder
         self._recorder = recorder
         self._mirror = mirror
         self._stop = threading.Event()
@@ -107,9 +126,11 @@ class SystemMonitor:
         self._thread: threading.Thread | None = None
         self.samples = 0
         self.lines = 0
-        if options.track_env:
+        if recorder is None:
+            options = self.options = dataclasses.replace(options, track_code=False, track_env=False, track_logs=False)
+        if options.track_env and recorder is not None:
             recorder.writer.put_now(("call", lambda: _provenance().record_env(recorder)))  # done before training
-        if options.track_code:
+        if options.track_code and recorder is not None:
             cwd = os.getcwd()  # the checkout the script runs in, as the official client
             recorder.writer.put_now(("call", lambda: _provenance().record_code_ref(recorder, cwd)))
         self._logs = LogCapture() if options.track_logs else None
@@ -203,7 +224,9 @@ class SystemMonitor:
         values = sampler.sample()
         ts = time.time()
         stamp = format_timestamp(ts)
-        for name, value in values.items():
+        prefix = self.options.resource_prefix
+        for bare, value in values.items():
+            name = prefix + bare
             self._rows.setdefault(f"resources/metric/{name}.plx", []).append(f"\n|{stamp}|{format_value(value)}")
             series = self._series.get(name)
             if series is None:
@@ -224,7 +247,7 @@ class SystemMonitor:
             lineage_entry(name, "system", f"resources/metric/{name}.plx", series.summary())
             for name, series in sorted(self._series.items())
         ]
-        if entries:
+        if entries and self._recorder is not None:
             self._recorder.lineage.add(*entries)
             if self._mirror is not None:
                 self._mirror.add_lineage(entries)
