@@ -62,6 +62,11 @@ TRACK_ENV = "POLYAXON_INTEGRATIONS_TRACK_ENV"
 TRACK_LOGS = "POLYAXON_INTEGRATIONS_TRACK_LOGS"
 RESOURCES_INTERVAL = "POLYAXON_INTEGRATIONS_RESOURCES_INTERVAL"
 
+# Rich events (images, histograms...; core/rich.py) and gradient/parameter histograms (_torch_watch.py).
+MEDIA_BACKLOG_MB = "POLYAXON_INTEGRATIONS_MEDIA_BACKLOG_MB"
+WATCH = "POLYAXON_WATCH"
+WATCH_LOG_FREQ = "POLYAXON_WATCH_LOG_FREQ"
+
 #: name -> (default, one-line meaning). The docs table is generated from this.
 ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     HOST: (None, "Server address, e.g. http://127.0.0.1:31833."),
@@ -95,6 +100,9 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     TRACK_LOGS: ("true", "Copy stdout/stderr into the run's logs (false in-cluster)."),
     RESOURCES_INTERVAL: ("5", "Seconds between two resource samples."),
     LOG_MODEL: ("false", "transformers `report_to`: `false`, `end` (the final model) or `checkpoint` (every save)."),
+    MEDIA_BACKLOG_MB: ("256", "MB of images, histograms... waiting to be encoded; past it, new ones are dropped."),
+    WATCH: (None, "transformers: histograms of `gradients`, `parameters` or `all` (the WANDB_WATCH values)."),
+    WATCH_LOG_FREQ: ("100", "Steps between two histograms of `POLYAXON_WATCH`."),
     AUTOLOAD: ("true", 'Make `report_to="polyaxon"` known to transformers without importing our adapter.'),
 }
 

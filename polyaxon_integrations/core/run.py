@@ -21,6 +21,7 @@ from .guard import warn_once
 from .mirror import Mirror
 from .names import slugify
 from .recorder import Recorder
+from .rich import RichLoggingMixin
 from .run_client import DONE_STATUSES, RunClient
 from .start import start
 from .system import SystemMonitor, SystemOptions
@@ -33,7 +34,7 @@ _APPENDED = ("events", "resources", "plxlogs")  # folders whose files grow by ap
 _now = time.time
 
 
-class Run:
+class Run(RichLoggingMixin):
     """One tracked run. Create it with ``tracking.init()``; end it with ``end()`` (or let the process end it).
 
     >>> run = tracking.init(project="demo", is_offline=True)  # doctest: +SKIP
