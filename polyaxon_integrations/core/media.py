@@ -104,12 +104,14 @@ def copy_array(data: Any, what: str) -> Any:
             except (TypeError, RuntimeError, ValueError):
                 pass
     try:
-        array = np.array(value, copy=True)
+        array = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise InvalidValueError(f"Cannot log {type(data).__name__} as {what}: {exc}") from None
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise InvalidValueError(f"Cannot log {type(data).__name__} as {what}: expected numbers, got {array.dtype}.")
-    return array
+    # ``tobytes`` copies holding the GIL; ``ndarray.copy`` lets it go for large arrays, and getting it back
+    # from a busy writer thread costs the caller up to the interpreter's switch interval (5 ms).
+    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
 
 
 def float_list(values: Any, what: str) -> list[float | None]:
