@@ -4,8 +4,9 @@
 
 Each side, in a fresh interpreter, starts a run and calls, back to back, ``log_image`` of a float32
 3x224x224 array (``--images`` times) and ``log_histogram`` of 1M float32 values with 30 bins
-(``--histograms`` times), with ``--gap-ms`` of training between two calls (the data recomputed, so in
-cache, then a sleep for the device) or back to back (0). Shown: p50/p99 on the calling thread, the time ``end()`` then takes (ours
+(``--histograms`` times), with ``--gap-ms`` of training between two calls (the data recomputed, so
+in cache, then a sleep for the device) or back to back (0). Shown: p50/p99 on the calling thread, the
+time ``end()`` then takes (ours
 encodes on the writer thread, so it drains there), peak memory, and how many events were dropped by
 the bounded backlog (``POLYAXON_INTEGRATIONS_MEDIA_BACKLOG_MB``). The official client needs pillow for
 images (``pip install pillow`` into its venv). Offline by default; ``--online`` starts a sandbox.
