@@ -16,12 +16,12 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import env, media
+from . import env, media, ui
 from .events import InvalidValueError
 from .exceptions import ConfigError
 from .guard import warn_once
@@ -110,6 +110,7 @@ class RichLoggingMixin(RefsMixin):
         stem = self._recorder.names.stem(kind, name)
         if not self._has_rich_events:
             self._has_rich_events = True
+            self._rich_first_steps: dict[tuple[str, str], int | None] = {}
             if not self._state.meta_info.get("has_events"):
                 self.log_meta(has_events=True)
         return stem
@@ -133,8 +134,23 @@ class RichLoggingMixin(RefsMixin):
         )
         return False
 
+    def events_dashboard_url(self, kinds: Iterable[str] | None = None) -> str | None:
+        """A UI link showing the rich events logged so far (images, histograms, curves...), a section per kind."""
+        page = getattr(self, "url", None)
+        if page is None:
+            return None
+        wanted = None if kinds is None else set(kinds)
+        seen: dict[tuple[str, str], int | None] = getattr(self, "_rich_first_steps", {})
+        events = [(k, n, s) for (k, n), s in seen.items() if wanted is None or k in wanted]
+        return ui.events_dashboard_url(page, events)
+
+    def _seen(self, kind: str, stem: str, step: int | None) -> None:
+        if (kind, stem) not in self._rich_first_steps:
+            self._rich_first_steps[(kind, stem)] = step
+
     def _event(self, kind: str, stem: str, step: int | None, ts: float, build: Callable[[], str | None]) -> None:
         """A row whose value ``build`` makes on the writer thread (JSON of a long list, a histogram)."""
+        self._seen(kind, stem, step)
 
         def job() -> list[tuple[Any, ...]] | None:
             value = build()
@@ -163,6 +179,7 @@ class RichLoggingMixin(RefsMixin):
         backlog = self._backlog()
         if nbytes and not self._take(nbytes):
             return
+        self._seen(kind, stem, step)
         rel = f"assets/{kind}/{stem}{'' if step is None else f'_{step}'}.{ext}"
         root, mirror = self._recorder.root, self._recorder.mirror
 
@@ -391,7 +408,9 @@ class RichLoggingMixin(RefsMixin):
 
     def log_html(self, name: str, html: str, step: int | None = None, timestamp: Any = None) -> None:
         stem = self._rich_stem("html", name)
-        self._recorder.writer.put(("html", stem, to_step(step), to_timestamp(timestamp), str(html)))
+        step = to_step(step)
+        self._seen("html", stem, step)
+        self._recorder.writer.put(("html", stem, step, to_timestamp(timestamp), str(html)))
 
     # --- histograms --------------------------------------------------------------------
 
