@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -159,3 +160,27 @@ def test_get_or_create_run(host: str, project: str, monkeypatch: pytest.MonkeyPa
     assert tracking.get_or_create_run(created) is created and tracking.get_run() is other
     created.end()
     other.end()
+
+
+def test_the_media_example_logs_a_confusion_matrix_and_images(host: str, api: PolyaxonClient, project: str) -> None:
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.core.rich_helpers import read_asset, read_events
+
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples/media_classifier.py"), "--project", project, "--epochs", "11"],
+        capture_output=True, text=True, timeout=120, check=False, env=environ,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    uuid = lines[0].split()[1]
+    (media_link,) = [line.split(None, 1)[1] for line in lines if line.strip().startswith("media:")]
+    assert media_link.startswith(f"{host}/ui/default/{project}/runs/{uuid}/dashboards?dashboard=")
+    confusion = json.loads(read_events(api, project, uuid, "confusion", ["confusion"])["confusion"]["confusion"][0])
+    printed = json.loads(lines[0].split("confusion=", 1)[1])
+    assert confusion == {"x": ["top", "bottom"], "y": ["top", "bottom"], "z": printed}
+    images = read_events(api, project, uuid, "image", ["samples", "weights"])
+    assert images["weights"]["step"] == [0, 10]
+    assert read_asset(api, project, uuid, "assets/image/samples_0.png")[:4] == b"\x89PNG"
