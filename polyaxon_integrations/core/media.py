@@ -142,8 +142,22 @@ def payload(fields: dict[str, Any]) -> str:
     The official reader splits rows on ``|`` with no quoting, so a ``|`` in a caption or an
     annotation would shift its columns; as a JSON escape it reads back as the same string.
     """
-    text = json.dumps({k: v for k, v in fields.items() if v is not None}, separators=(",", ":"), allow_nan=False)
+    kept = {k: v for k, v in fields.items() if v is not None}
+    try:
+        text = json.dumps(kept, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or an infinity (a normalized confusion matrix with an empty row): null, as pydantic
+        text = json.dumps(_finite(kept), separators=(",", ":"), allow_nan=False)
     return text.replace("|", "\\u007c")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --- shapes, known on the caller's thread --------------------------------------------------

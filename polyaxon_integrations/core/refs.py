@@ -97,7 +97,7 @@ class RefsMixin:
     def log_meta(self, reset: bool = False, async_req: bool = True, **meta: Any) -> None:
         """Merge ``meta`` into the run's ``meta_info`` (``reset=True`` replaces what this process set)."""
         self._check_open()
-        clean = {slugify(k).replace("-", "_") or k: v for k, v in meta.items()}
+        clean = {slugify(k) or k: v for k, v in meta.items()}  # the official client's key names
         with self._state.lock:
             if reset:
                 self._state.meta_info.clear()

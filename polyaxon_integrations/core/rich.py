@@ -127,6 +127,7 @@ class RichLoggingMixin(RefsMixin):
         backlog = self._backlog()
         if backlog.take(nbytes):
             return True
+        self.log_meta(media_dropped=backlog.dropped)  # the count, in the run's meta_info (server and folder)
         warn_once(
             f"media-dropped-{self.run_uuid}",
             f"polyaxon-integrations: the writer is {backlog.queued >> 20} MB of images/histograms behind; new ones "

@@ -201,6 +201,7 @@ def test_backlog_is_bounded_and_drops_are_counted(monkeypatch: pytest.MonkeyPatc
     assert backlog is not None and backlog.queued <= 1 << 20
     kept = 20 - run.media_dropped
     assert run.media_dropped > 0 and kept >= 1
+    assert run.run_data["meta_info"]["media_dropped"] == run.media_dropped  # reported with the run
     gate.set()
     run.end()
     assert len(list((Path(run.get_artifacts_path()) / "assets/image").glob("*.png"))) == kept
@@ -278,3 +279,14 @@ def test_module_functions_follow_the_current_run() -> None:
     assert run.run_data["meta_info"]["progress"] == 0.25
     with pytest.raises(InvalidValueError):
         offline().log_artifact_ref("x", kind="no-such-kind")
+
+
+def test_nan_in_a_payload_is_null_not_invalid_json() -> None:
+    run = offline()
+    run.log_confusion_matrix("normalized", ["a", "b"], ["a", "b"], [[float("nan"), 1.0], [0.5, 0.5]], step=1)
+    run.log_curve("gaps", [0.0, 1.0], [float("inf"), 2.0], step=1)
+    assert payloads(run, "confusion", "normalized") == [
+        {"x": ["a", "b"], "y": ["a", "b"], "z": [[None, 1.0], [0.5, 0.5]]}
+    ]
+    assert payloads(run, "curve", "gaps")[0]["y"] == [None, 2.0]
+    run.end()
