@@ -42,10 +42,14 @@ def test_online_run_serves_every_rich_event(host: str, api: PolyaxonClient, proj
 def test_offline_then_our_sync_carries_the_assets(host: str, api: PolyaxonClient, project: str, tmp_path: Path) -> None:
     run = _run(project, is_offline=True)
     want = log_everything(run, tmp_path)
+    run.set_readme("# Offline")
+    run.log_progress(1.0)
     run.end()
     result = sync_cli(run.get_artifacts_path())
     assert result.returncode == 0, result.stderr
     check_served(api, project, run.run_uuid, want)
+    data = api.get_run("default", project, run.run_uuid)
+    assert data["readme"] == "# Offline" and data["meta_info"]["progress"] == 1.0
 
 
 def test_offline_then_official_ops_push_carries_the_assets(
