@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/bench_media.py [--images 200] [--histograms 50] [--repeat 3] [--online]
 
-Each side, in a fresh interpreter, starts a run and calls, back to back, ``log_image`` of a float32
-3x224x224 array (``--images`` times) and ``log_histogram`` of 1M float32 values with 30 bins
-(``--histograms`` times), with ``--gap-ms`` of training between two calls (the data recomputed, so
-in cache, then a sleep for the device) or back to back (0). Shown: p50/p99 on the calling thread, the
-time ``end()`` then takes (ours
-encodes on the writer thread, so it drains there), peak memory, and how many events were dropped by
-the bounded backlog (``POLYAXON_INTEGRATIONS_MEDIA_BACKLOG_MB``). The official client needs pillow for
-images (``pip install pillow`` into its venv). Offline by default; ``--online`` starts a sandbox.
+Each side, in a fresh interpreter, starts a run and calls ``log_image`` of a float32 3x224x224 array
+(``--images`` times) and ``log_histogram`` of 1M float32 values with 30 bins (``--histograms`` times),
+with ``--gap-ms`` of training between two calls (the data recomputed, so in cache, then a sleep for the
+device) or back to back (0). Shown: p50/p99 on the calling thread; the floor (``*_copy_us``: one
+``ndarray.copy()`` of the same data, same pacing); the time ``end()`` then takes (ours encodes on the
+writer thread, so it drains there); peak memory; events dropped by the bounded backlog
+(``POLYAXON_INTEGRATIONS_MEDIA_BACKLOG_MB``). The official client needs pillow for images (``pip install
+pillow`` into its venv). Offline by default; ``--online`` starts a sandbox.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ WORKER = textwrap.dedent(
         out.sort()
         return out[len(out) // 2] / 1e3, out[int(len(out) * 0.99)] / 1e3
 
+    copy_p50 = timed(lambda i: image.copy(), image, images)[0]  # the floor: one copy of the data, same pacing
+    hist_copy_p50 = timed(lambda i: values.copy(), values, histograms)[0]
     tracking.log_image(image, name="warm", step=0)
     tracking.log_histogram("warm", values[:10], bins=30, step=0)
     image_p50, image_p99 = timed(lambda i: tracking.log_image(image, name="sample", step=i), image, images)
@@ -70,6 +72,7 @@ WORKER = textwrap.dedent(
     print(json.dumps({
         "image_p50_us": image_p50, "image_p99_us": image_p99,
         "hist_p50_us": hist_p50, "hist_p99_us": hist_p99,
+        "image_copy_us": copy_p50, "hist_copy_us": hist_copy_p50,
         "end_ms": end_ms,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "dropped": getattr(run, "media_dropped", 0),
@@ -79,7 +82,10 @@ WORKER = textwrap.dedent(
 )
 
 PYTHONS = {"ours": sys.executable, "official": str(ROOT / ".venv-server" / "bin" / "python")}
-COLUMNS = ("image_p50_us", "image_p99_us", "hist_p50_us", "hist_p99_us", "end_ms", "peak_rss_mb", "dropped")
+COLUMNS = (
+    "image_p50_us", "image_p99_us", "image_copy_us", "hist_p50_us", "hist_p99_us", "hist_copy_us", "end_ms",
+    "peak_rss_mb", "dropped",
+)  # fmt: skip
 
 
 def main() -> None:
