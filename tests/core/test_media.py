@@ -290,3 +290,24 @@ def test_nan_in_a_payload_is_null_not_invalid_json() -> None:
     ]
     assert payloads(run, "curve", "gaps")[0]["y"] == [None, 2.0]
     run.end()
+
+
+def test_many_large_copies_never_mix_two_images() -> None:
+    """Copies made while the writer encodes and frees earlier ones: each PNG still has its own pixels."""
+    run = offline()
+    image = np.zeros((3, 128, 128), dtype=np.float32)  # 192 KiB
+    for step in range(8):
+        image[:] = step / 10
+        run.log_image(image, name="pooled", step=step)
+        image[:] = 1.0  # changed right after the call
+        if step % 3 == 0:
+            run.flush()  # the writer encodes and frees the copies made so far
+    histogram = np.arange(100_000, dtype=np.float32)
+    run.log_histogram("pooled", histogram, bins=4, step=0)
+    histogram[:] = -1
+    run.end()
+    folder = Path(run.get_artifacts_path()) / "assets/image"
+    for step in range(8):
+        pixels = np.asarray(PIL.open(folder / f"pooled_{step}.png"))
+        assert (pixels == int(step / 10 * 255)).all(), step
+    assert payloads(run, "histogram", "pooled")[0]["values"] == [25_000.0] * 4
