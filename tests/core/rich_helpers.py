@@ -122,6 +122,19 @@ def log_everything(run: Any, tmp: Path) -> Logged:
     run.log_altair_chart("vega", Vega(), step=1)
     want.add("chart", "vega", ("vega", {"mark": "bar", "data": {"values": [{"a": "x", "b": 2}]}}))
 
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawing, axes = plt.subplots(figsize=(2, 1), dpi=50)
+    axes.plot([1, 2, 3], [3, 1, 2])
+    run.log_mpl_image(drawing, name="mpl", step=1, close=False)
+    want.add("image", "mpl", {"height": 50, "width": 100, "colorspace": 3, "path": "assets/image/mpl_1.png"})
+    want.assets["assets/image/mpl_1.png"] = _png_of(100, 50)
+    run.log_mpl_plotly_chart("mpl_plotly", drawing, step=1)  # closes it
+    want.add("chart", "mpl_plotly", ("plotly", {"x": [1.0, 2.0, 3.0], "y": [3.0, 1.0, 2.0]}))
+
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y|z"]})
     run.log_dataframe(frame, "table", step=1)
     want.add("dataframe", "table", {"path": "assets/dataframe/table_1.csv", "content_type": "csv"})

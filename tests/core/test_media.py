@@ -311,3 +311,14 @@ def test_many_large_copies_never_mix_two_images() -> None:
         pixels = np.asarray(PIL.open(folder / f"pooled_{step}.png"))
         assert (pixels == int(step / 10 * 255)).all(), step
     assert payloads(run, "histogram", "pooled")[0]["values"] == [25_000.0] * 4
+
+
+def test_set_artifacts_path_keeps_the_run_folder(tmp_path: Path) -> None:
+    run = offline()
+    run.set_artifacts_path(run.get_artifacts_path())  # its own folder: nothing to say
+    with pytest.warns(PolyaxonWarning, match="ignored"):
+        tracking.set_artifacts_path(str(tmp_path / "elsewhere"))
+    run.log_html("h", "<p/>", step=1)
+    run.end()
+    assert (Path(run.get_artifacts_path()) / "events/html/h.plx").is_file()
+    assert not (tmp_path / "elsewhere").exists()
