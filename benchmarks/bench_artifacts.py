@@ -24,10 +24,9 @@ import uuid as _uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import sandbox  # noqa: E402
-from worker import create_project, run_worker  # noqa: E402
+from worker import run_worker, sandbox_host  # noqa: E402
 
 OFFICIAL = str(ROOT / ".venv-server" / "bin" / "python")
 
@@ -110,14 +109,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,4", help="file sizes in GiB, comma-separated")
     parser.add_argument("--host")
     args = parser.parse_args()
-    server = None
-    host = args.host
-    if host is None:
-        server = sandbox.start(Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-")))
-        host = server.host
-    create_project(host)
     rows = []
-    try:
+    with sandbox_host(args.host) as host:
         for gib in (float(s) for s in args.sizes.split(",")):
             with tempfile.TemporaryDirectory(prefix="plx-bench-big-") as tmp:
                 path = Path(tmp) / "big.bin"
@@ -127,9 +120,6 @@ def main() -> None:
                     python = OFFICIAL if name.startswith("official") else sys.executable
                     worker = textwrap.dedent(PRELUDE) + textwrap.dedent(code) + textwrap.dedent(SUFFIX)
                     rows.append((gib, name, run_worker(python, worker, [str(path), str(size)], host, timeout=3600)))
-    finally:
-        if server is not None:
-            server.stop()
     print(f"{'GiB':>5}  {'side':28}{'seconds':>9}{'MB/s':>9}{'vs curl':>9}{'peak RSS MB':>13}{'+RSS MB':>9}")
     baseline = {gib: r["mb_s"] for gib, name, r in rows if name.startswith("curl")}
     for gib, name, r in rows:

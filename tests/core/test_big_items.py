@@ -124,3 +124,28 @@ def test_thousands_of_metric_names_reach_the_lineage(host: str, api: PolyaxonCli
     assert entries["count"] == NAMES
     last = f"m{NAMES - 1}"
     assert api.get_metrics("default", project, run.run_uuid, [last])[last]["metric"] == [float(NAMES - 1)]
+
+
+def test_an_interrupted_upload_is_retried_until_the_server_has_the_same_bytes(
+    sandbox: object, host: str, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.faults import CuttingProxy
+
+    store = getattr(sandbox, "artifacts_store", None)
+    if store is None or not Path(store).is_dir():
+        pytest.skip("needs the sandbox's store folder")
+    big = tmp_path / "weights.bin"
+    big.write_bytes(os.urandom(24 << 20))
+    proxy = CuttingProxy(host, after=4 << 20, cuts=2)
+    monkeypatch.setenv("POLYAXON_HOST", proxy.host)
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    try:
+        run = tracking.init(project=project)
+        assert run is not None
+        run.log_artifact(big, name="weights", kind="model")
+        with pytest.warns(UserWarning, match="did not answer"):
+            assert run.end(timeout=120) is True
+    finally:
+        proxy.close()
+    assert proxy.cut == 2  # the upload really was cut, twice
+    assert sha256(Path(store) / run.run_uuid / "assets" / "model" / big.name) == sha256(big)
