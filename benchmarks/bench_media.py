@@ -15,17 +15,16 @@ pillow`` into its venv). Offline by default; ``--online`` starts a sandbox.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import sandbox  # noqa: E402
-from worker import create_project, run_worker  # noqa: E402
+from worker import run_worker, sandbox_host  # noqa: E402
 
 WORKER = textwrap.dedent(
     """
@@ -94,28 +93,23 @@ def main() -> None:
     parser.add_argument("--histograms", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--online", action="store_true")
+    parser.add_argument("--host", help="with --online: this server (else a sandbox is started)")
     parser.add_argument(
         "--gap-ms", type=float, nargs="*", default=[20.0, 0.0],
         help="training time between two calls (the data is recomputed, then a sleep); 0: back to back",
     )  # fmt: skip
     args = parser.parse_args()
-    server, host, mode = None, None, "online" if args.online else "offline"
-    if args.online:
-        server = sandbox.start(Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-")))
-        host = server.host
-        create_project(host)
+    mode = "online" if args.online else "offline"
     extra = {"PYTHONPATH": str(ROOT)}
-    try:
-        results: dict[tuple[float, str], list[dict[str, float]]] = {}
+    results: dict[tuple[float, str], list[dict[str, float]]] = {}
+    with contextlib.ExitStack() as stack:
+        host = stack.enter_context(sandbox_host(args.host)) if args.online else None
         for _ in range(args.repeat):
             for gap in args.gap_ms:
                 for side in ("ours", "official"):
                     worker_args = [side, mode, str(args.images), str(args.histograms), str(gap)]
                     row = run_worker(PYTHONS[side], WORKER, worker_args, host, extra_env=extra)
                     results.setdefault((gap, side), []).append(row)
-    finally:
-        if server is not None:
-            server.stop()
     print(
         f"{mode}: log_image of float32 3x224x224 x{args.images}, log_histogram of 1M float32 (30 bins) "
         f"x{args.histograms}; median of {args.repeat} rounds"
