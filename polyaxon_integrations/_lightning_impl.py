@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from ._lightning_media import MediaLoggerMixin
 from .core.adapter import LazyRun
 from .core.client import PolyaxonClient
 from .core.exceptions import ConfigError
@@ -51,7 +52,7 @@ def _score(value: Any) -> float | None:
     return float(item() if callable(item) else value)
 
 
-class LoggerMixin:
+class LoggerMixin(MediaLoggerMixin):
     """Log a Lightning training to Polyaxon: metrics, hyperparameters, checkpoints, model summary, status.
 
     ``PolyaxonLogger`` in :mod:`polyaxon_integrations.lightning` and

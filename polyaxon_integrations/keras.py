@@ -76,6 +76,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         log_model: bool | str = False,
         monitor: str = "val_loss",
         mode: str = "auto",
+        histogram_freq: int = 0,
     ) -> None:
         super().__init__()
         log_model = "end" if log_model is True else log_model
@@ -86,6 +87,9 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if log_every_n_steps is not None and (type(log_every_n_steps) is not int or log_every_n_steps < 1):
             raise ConfigError(f"log_every_n_steps={log_every_n_steps!r}: use a positive integer, or None for off.")
         self.log_every_n_steps, self.log_model, self.monitor, self.mode = log_every_n_steps, log_model, monitor, mode
+        if type(histogram_freq) is not int or histogram_freq < 0:
+            raise ConfigError(f"histogram_freq={histogram_freq!r}: use a number of epochs, or 0 for off.")
+        self.histogram_freq = histogram_freq  # weight histograms every N epochs, as Keras' TensorBoard callback
         context = {"project": project, "owner": owner, "run_uuid": run_uuid, "is_new": is_new, "is_offline": is_offline}
         if run is not None and any(v is not None for v in (*context.values(), client)):
             raise ConfigError("Pass either run= (log to that run) or where to log (project=, run_uuid=...), not both.")
@@ -212,6 +216,15 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         _log(run, step, {k: v for k, v in metrics.items() if v is not None})
         if self.log_model == "best":
             self._save_best(run, step, metrics)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weight_histograms(run, step)
+
+    @guarded("keras weight histograms")
+    def _log_weight_histograms(self, run: Run, step: int) -> None:
+        """Each weight as ``weights/<path>`` (copied here, binned on the writer thread)."""
+        for weight in self.model.weights:
+            name = getattr(weight, "path", None) or weight.name
+            run.log_histogram(f"weights/{name}", keras.ops.convert_to_numpy(weight), bins=30, step=step)
 
     @guarded("keras on_train_end")
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:

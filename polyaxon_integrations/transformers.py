@@ -144,6 +144,8 @@ class PolyaxonCallback(TrainerCallback):
             self._training = True
             if run is not None and self._owned:  # train() has no failure hook: a normal exit before its end fails
                 process.mark_unfinished(run, _RAISED)
+            if run is not None:
+                self._watcher = _watch(run, model, state)
 
     @guarded("transformers on_log")
     def on_log(
@@ -205,6 +207,9 @@ class PolyaxonCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._training = False
+        watcher, self._watcher = getattr(self, "_watcher", None), None
+        if watcher is not None:
+            watcher.remove()
         run = self._lazy.run
         if run is None or run.ended:
             return
@@ -216,6 +221,18 @@ class PolyaxonCallback(TrainerCallback):
             if self._owned:
                 self._finished = {"run_uuid": run.run_uuid, "project": run.project, "owner": run.owner}
                 run.end("succeeded")
+
+
+def _watch(run: Run, model: Any, state: TrainerState) -> Any:
+    """``POLYAXON_WATCH=gradients|parameters|all`` (the ``WANDB_WATCH`` values; ``false`` or unset: off):
+    histograms every ``POLYAXON_WATCH_LOG_FREQ`` optimizer steps."""
+    mode = (env.read_str(env.WATCH) or "false").lower()
+    if mode in ("false", "0", "no", "off") or model is None or not hasattr(model, "named_parameters"):
+        return None
+    from ._torch_watch import watch
+
+    log_freq = env.read_float(env.WATCH_LOG_FREQ, 100)
+    return watch(run, model, mode, int(log_freq), step=lambda: state.global_step)
 
 
 def _log_model(value: str | bool | None) -> str:

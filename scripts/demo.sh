@@ -14,14 +14,14 @@ export POLYAXON_OFFLINE_ROOT=$PWD/.tmp/offline POLYAXON_ARTIFACTS_ROOT=$PWD/.tmp
 export POLYAXON_ARCHIVES_ROOT=$PWD/.tmp/archives POLYAXON_NO_CONFIG=true
 mkdir -p .tmp/demo
 rm -f .tmp/demo/*.log
-for example in examples/quickstart.py examples/lightning_regression.py examples/keras_regression.py \
-    examples/transformers_tiny_classifier.py; do
+for example in examples/quickstart.py examples/media_classifier.py examples/lightning_regression.py \
+    examples/keras_regression.py examples/transformers_tiny_classifier.py; do
   echo "== $example"
   .venv/bin/python "$example" 2>&1 | tee ".tmp/demo/$(basename "$example" .py).log"
 done
 echo
-echo "== Your runs in Polyaxon's UI (open the 'curves' links for each metric over steps):"
-grep -h -E '^run |^  (UI|curves):' .tmp/demo/*.log || true
+echo "== Your runs in Polyaxon's UI ('curves': each metric over steps; 'media': images, histograms, curves, confusion):"
+grep -h -E '^run |^  (UI|curves|media):' .tmp/demo/*.log || true
 if [ "$STOP" = 1 ]; then
   .venv/bin/python scripts/sandbox.py stop --dir .tmp/sandbox
   echo "server stopped"

@@ -97,6 +97,11 @@ JSM_RANK = "JSM_NAMESPACE_RANK"  # IBM LSF jsrun
 JSM_SIZE = "JSM_NAMESPACE_SIZE"
 JSM_LOCAL_RANK = "JSM_NAMESPACE_LOCAL_RANK"
 
+# Rich events (images, histograms...; core/rich.py) and gradient/parameter histograms (_torch_watch.py).
+MEDIA_BACKLOG_MB = "POLYAXON_INTEGRATIONS_MEDIA_BACKLOG_MB"
+WATCH = "POLYAXON_WATCH"
+WATCH_LOG_FREQ = "POLYAXON_WATCH_LOG_FREQ"
+
 #: name -> (default, one-line meaning). The docs table is generated from this.
 ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     HOST: (None, "Server address, e.g. http://127.0.0.1:31833."),
@@ -131,6 +136,9 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     TRACK_LOGS: ("true", "Copy stdout/stderr into the run's logs (false in-cluster)."),
     RESOURCES_INTERVAL: ("5", "Seconds between two resource samples."),
     LOG_MODEL: ("false", "transformers `report_to`: `false`, `end` (the final model) or `checkpoint` (every save)."),
+    MEDIA_BACKLOG_MB: ("256", "MB of images, histograms... waiting to be encoded; past it, new ones are dropped."),
+    WATCH: (None, "transformers: histograms of `gradients`, `parameters` or `all` (the WANDB_WATCH values)."),
+    WATCH_LOG_FREQ: ("100", "Steps between two histograms of `POLYAXON_WATCH`."),
     AUTOLOAD: ("true", 'Make `report_to="polyaxon"` known to transformers without importing our adapter.'),
     K8S_POD_ID: (None, "Set by Polyaxon in every replica: the pod's name; names each pod's resource series."),
     K8S_NODE_NAME: (None, "Set by Polyaxon in every replica: the node's name (used when the pod's is unknown)."),

@@ -37,7 +37,7 @@ from .state import DONE_STATUSES as DONE
 
 __all__ = ["FIELDS", "Plan", "Reconciler", "is_permanent", "matched_statuses", "merge_restored", "scan_files"]
 
-FIELDS = ("name", "description", "tags", "inputs", "outputs", "meta_info")
+FIELDS = ("name", "description", "tags", "inputs", "outputs", "meta_info", "readme")
 _DICT_FIELDS = ("inputs", "outputs", "meta_info")
 # 4xx answers worth retrying (the sandbox has been seen to answer a valid PATCH with 405 once).
 _TRANSIENT = frozenset({401, 403, 405, 408, 409, 423, 429})
@@ -397,7 +397,7 @@ class Reconciler:
             record.created = True
             record.owned = True
             record.seeded = True
-            record.fields = {name: run.get(name) for name in FIELDS}
+            record.fields = {name: run.get(name) for name in FIELDS if name != "readme"}  # runs/sync drops it
             conditions = run.get("status_conditions") or []
             record.statuses = len(conditions)
             record.server_status = conditions[-1].get("type") if conditions else None

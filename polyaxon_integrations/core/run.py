@@ -23,6 +23,7 @@ from .mirror import Mirror
 from .names import slugify
 from .reconcile import Reconciler, merge_restored
 from .recorder import Recorder
+from .rich import RichLoggingMixin
 from .run_client import DONE_STATUSES, RunClient
 from .start import start
 from .system import SystemMonitor, SystemOptions
@@ -36,7 +37,7 @@ _APPENDED = ("events", "resources", "plxlogs")  # folders whose files grow by ap
 _now = time.time
 
 
-class Run:
+class Run(RichLoggingMixin):
     """One tracked run. Create it with ``tracking.init()``; end it with ``end()`` (or let the process end it).
 
     >>> run = tracking.init(project="demo", is_offline=True)  # doctest: +SKIP

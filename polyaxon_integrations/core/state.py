@@ -55,6 +55,7 @@ class RunState:
     outputs: dict[str, Any] = field(default_factory=dict)
     conditions: list[dict[str, Any]] = field(default_factory=list)
     meta_info: dict[str, Any] = field(default_factory=dict)
+    readme: str | None = None  # markdown (``set_readme``)
     created_at: str = field(default_factory=now_iso)
     started_at: str | None = None
     finished_at: str | None = None
@@ -75,6 +76,7 @@ class RunState:
             outputs=dict(data.get("outputs") or {}),
             conditions=conditions,
             meta_info=dict(data.get("meta_info") or {}),
+            readme=data.get("readme"),
             created_at=data.get("created_at") or now_iso(),
             started_at=data.get("started_at"),
             finished_at=data.get("finished_at"),
@@ -138,7 +140,7 @@ class RunState:
                 wait_time = _seconds_between(self.created_at, self.started_at)
                 if self.finished_at:
                     duration = _seconds_between(self.started_at, self.finished_at)
-            return {
+            data = {
                 "uuid": self.uuid,
                 "name": self.name,
                 "description": self.description,
@@ -161,6 +163,9 @@ class RunState:
                 "outputs": dict(self.outputs),
                 "status_conditions": [dict(c) for c in self.conditions],
             }
+            if self.readme is not None:
+                data["readme"] = self.readme
+            return data
 
 
 def _seconds_between(start: str, end: str) -> float | None:

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["SECTION_SIZE", "dashboard_spec", "dashboard_url", "mask_credentials", "run_url", "strip_credentials"]
+__all__ = [
+    "SECTION_SIZE",
+    "dashboard_spec",
+    "dashboard_url",
+    "events_dashboard_url",
+    "mask_credentials",
+    "run_url",
+    "strip_credentials",
+]
 
 SECTION_SIZE = 6  # a section shows this many charts before paging (the UI's page_size default)
 
@@ -61,4 +69,40 @@ def dashboard_url(page_url: str, metrics: Sequence[str], xaxis: str = "step") ->
     """The run's dashboards tab showing ``metrics`` (stored names) over ``xaxis``."""
     spec = json.dumps(dashboard_spec(metrics, xaxis), separators=(",", ":"))
     encoded = base64.b64encode(spec.encode()).decode()
+    return f"{page_url}/dashboards?dashboard={quote(encoded, safe='')}"
+
+
+# The UI's widget type per event kind (metrics have their own charts, above).
+_WIDGET_TYPES = {
+    "image": "image",
+    "histogram": "histogram",
+    "curve": "curve",
+    "confusion": "confusion",
+    "chart": "chart",
+    "html": "html",
+    "text": "text",
+    "audio": "audio",
+    "video": "video",
+    "dataframe": "dataframe",
+}
+
+
+def events_dashboard_url(page_url: str, events: Sequence[tuple[str, str, int | None]]) -> str:
+    """The run's dashboards tab showing rich events: ``(kind, stored name, first step)``, a section per kind,
+    each widget with its step slider (what the UI's own default dashboard builds, but open)."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for kind, name, step in events:
+        widget_type = _WIDGET_TYPES.get(kind)
+        if widget_type is None:
+            continue
+        model: dict[str, Any] = {"name": name, "step": step or 0, "type": widget_type}
+        if kind != "curve":
+            model["useSlider"] = kind not in ("html", "text")
+        sections.setdefault(kind, []).append({"model": model, "eventKind": kind})
+    spec = {
+        "sections": [
+            {"name": f"{kind} events", "widgets": widgets, "is_minimized": False} for kind, widgets in sections.items()
+        ]
+    }
+    encoded = base64.b64encode(json.dumps(spec, separators=(",", ":")).encode()).decode()
     return f"{page_url}/dashboards?dashboard={quote(encoded, safe='')}"

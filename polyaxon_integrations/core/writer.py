@@ -205,6 +205,9 @@ class EventWriter:
         try:
             if item[0] == "call":  # a file to copy in, in order with the events
                 item[1]()
+            elif item[0] == "job":  # rich events (core/rich.py): encode here, then their rows as usual
+                for event in item[1]() or ():
+                    self._handle(event)
             elif item[0] == "metrics":  # the hot loop: a row and a buffered value per point, nothing more
                 _, step, ts, values = item
                 when = (step, ts)
