@@ -176,11 +176,12 @@ class LoggerMixin:
         self._logged_rel: dict[str, str] = {}  # checkpoint path -> where the run keeps its copy
         self._last_epoch: tuple[int | None, Any] = (None, None)  # (step, epoch) last logged
         self._next_step: dict[str, int] = {}  # name -> next step, for calls without one (Fabric's ``log``)
+        self._seen: tuple[Any, int | None] = (None, None)  # the last (metrics, step) call
         self._state_callback: weakref.ref[Any] | None = None  # the trainer given a RunStateMixin callback
 
     _PROCESS_STATE = (
         "_callbacks", "_module", "_summarized", "_logged_model_time", "_logged_rel", "_last_epoch", "_next_step",
-        "_state_callback",
+        "_state_callback", "_seen",
     )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
@@ -279,6 +280,9 @@ class LoggerMixin:
             run = self._run()
             if run is None:
                 return
+        if metrics is self._seen[0] and step == self._seen[1]:
+            return  # the same call again: this logger is in the trainer's list twice
+        self._seen = (metrics, step)
         values = dict(metrics)
         found = values.pop("step", None)
         if step is None and found is not None:

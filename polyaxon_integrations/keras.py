@@ -85,6 +85,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
             raise ConfigError("Pass either run= (log to that run) or where to log (project=, run_uuid=...), not both.")
         self._lazy = LazyRun(run, **options)
         self._monitor_op: Any = None  # Keras's own answer to "should monitor go up or down"
+        self._seen: tuple[str, int, Any] | None = None  # the last (hook, index, logs): a second call is a repeat
         self._lock = threading.Lock()
         self._in_fit = False
         self._steps_per_call = 1
@@ -103,7 +104,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def __getstate__(self) -> dict[str, Any]:
         """A pickled copy (another process) attaches to the same run; the model is not carried."""
         state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_model")}
-        return {**state, "_model": None, "_described": None}
+        return {**state, "_model": None, "_described": None, "_seen": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
@@ -174,6 +175,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if not every or run is None or not self._in_fit:
             return
         with self._lock:  # Keras may run this on several threads at once, out of order (async_safe)
+            if self._repeat("batch", batch, logs):
+                return
             self._epoch_batches = max(self._epoch_batches, batch + 1)
             step = self._batch_base + batch + 1  # optimizer steps done in this run
             mark = step - step % every  # the last multiple of n this call's steps reach
@@ -181,6 +184,14 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 return
             self._early[mark] = (step, {f"batch/{k}": v for k, v in (logs or {}).items()})
             self._release(run, every)
+
+    def _repeat(self, hook: str, index: int, logs: Any) -> bool:
+        """The same hook with the same logs object again: this callback is in the list twice."""
+        seen = self._seen
+        if logs is not None and seen is not None and seen[2] is logs and seen[0] == hook and seen[1] == index:
+            return True
+        self._seen = (hook, index, logs)
+        return False
 
     def _release(self, run: Run, every: int | None) -> None:
         """Log waiting batch rows in step order: the next one due (``every``), or all (``None``: epoch end)."""
@@ -195,6 +206,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if run is None or self._run_uuid != run.run_uuid:
             return
         with self._lock:  # Keras has waited for the epoch's batch hooks before calling this one
+            if self._repeat("epoch", epoch, logs):
+                return
             self._release(run, None)
             self._batch_base += self._epoch_batches
             self._epoch_batches = 0
@@ -227,7 +240,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     @guarded("keras on_test_end")
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         run = self._lazy.run
-        if not self._in_fit and run is not None and logs:
+        if not self._in_fit and run is not None and logs and not self._repeat("test", 0, logs):
             step = self._last_epoch if self._last_epoch is not None else 0
             _log(run, step, {f"eval/{k}": v for k, v in logs.items()})
 
