@@ -239,9 +239,12 @@ class PolyaxonClient:
         return self.request("PATCH", self.api(f"{owner}/{project}/runs/{uuid}"), json_body=dict(body))  # type: ignore[no-any-return]
 
     def create_status(self, owner: str, project: str, uuid: str, condition: Mapping[str, Any]) -> Any:
-        return self.request(
-            "POST", self.api(f"{owner}/{project}/runs/{uuid}/statuses"), json_body={"condition": dict(condition)}
-        )
+        """Post a status. ``running`` is forced: the server keeps a final status otherwise, and we post
+        ``running`` only when a run starts or is continued (a resumed checkpoint, a restarted job)."""
+        body: dict[str, Any] = {"condition": dict(condition)}
+        if condition.get("type") == "running":
+            body["force"] = True
+        return self.request("POST", self.api(f"{owner}/{project}/runs/{uuid}/statuses"), json_body=body)
 
     def get_statuses(self, owner: str, project: str, uuid: str) -> dict[str, Any]:
         return self.request("GET", self.api(f"{owner}/{project}/runs/{uuid}/statuses"))  # type: ignore[no-any-return]

@@ -83,6 +83,10 @@ class Run:
                 uploads=begun.uploads,
                 owns_events=begun.owns_events,
             )
+            if context.run_uuid and not self.is_managed:
+                # Attached: the server has none of this process's statuses yet (the mirror counts a new run's
+                # "created" as sent), so the "running" of a continued run is posted. To fold into the mirror.
+                self._mirror._statuses_sent = 0
             self._mirror.mark(fields=begun.fields)
         if begun.restore:
             self._restore_event_files()

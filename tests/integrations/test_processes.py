@@ -1,0 +1,109 @@
+"""One run across restarts, spawned workers and launchers: each training in fresh processes, read back from the sandbox.
+
+- transformers ``train(resume_from_checkpoint=True)`` after a preemption: the same run, steps 1-10, ``succeeded``;
+- Lightning ``fit(ckpt_path=...)`` in a new process (``PolyaxonLogger.from_checkpoint``): the same run, steps go on;
+- Lightning ``ddp_spawn``, fit then test: one run, known to the main process;
+- Fabric, one process and ``devices=2``: nested dicts flattened, steps counted per name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polyaxon_integrations.core import env
+from polyaxon_integrations.core.client import PolyaxonClient
+
+ROOT = Path(__file__).resolve().parents[2]
+OWNER = "default"
+
+
+def script(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **extra_env}
+    return subprocess.run(
+        [sys.executable, "-m", "tests.integrations.scripts", *args],
+        capture_output=True, text=True, env=environ, timeout=timeout, check=False, cwd=os.getcwd(),
+    )  # fmt: skip
+
+
+def printed(proc: subprocess.CompletedProcess[str], key: str = "RUN") -> list[str]:
+    return [line.split()[1] for line in proc.stdout.splitlines() if line.startswith(f"{key} ")]
+
+
+def runs(api: PolyaxonClient, project: str) -> list[dict[str, Any]]:
+    return sorted(api.list_runs(OWNER, project), key=lambda r: r["created_at"])
+
+
+def steps(api: PolyaxonClient, project: str, uuid: str, name: str) -> list[int]:
+    served = api.get_metrics(OWNER, project, uuid, [name])
+    return list(served[name]["step"]) if name in served else []
+
+
+def statuses(api: PolyaxonClient, project: str, uuid: str) -> list[str]:
+    return [c["type"] for c in api.get_statuses(OWNER, project, uuid).get("status_conditions") or []]
+
+
+def test_transformers_resume_after_preemption_continues_the_run(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("transformers")
+    out = str(tmp_path / "out")
+    first = script("hf-resume", out, "1", **{env.PROJECT: project})
+    assert first.returncode == -15, first.stderr[-3000:]  # SIGTERM: the run ended stopped, the process died
+    (uuid,) = printed(first)
+    assert runs(api, project)[0]["status"] == "stopped"
+    second = script("hf-resume", out, "2", **{env.PROJECT: project})
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert printed(second) == [uuid]  # the run saved in trainer_state.json, no id passed by hand
+    (data,) = runs(api, project)
+    assert data["uuid"] == uuid and data["status"] == "succeeded"
+    assert steps(api, project, uuid, "loss") == list(range(1, 11))
+    assert statuses(api, project, uuid)[-3:] == ["stopped", "running", "succeeded"]
+
+
+def test_lightning_ckpt_path_resume_in_a_new_process(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("lightning")
+    ckpt = str(tmp_path / "ckpt")
+    first = script("pl-resume", project, ckpt, "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = script("pl-resume", project, ckpt, "2")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert printed(first) == printed(second)
+    (data,) = runs(api, project)
+    assert data["status"] == "succeeded"
+    assert steps(api, project, data["uuid"], "train_loss") == list(range(16))  # 4 steps an epoch, 4 epochs
+
+
+def test_lightning_ddp_spawn_fit_then_test_is_one_run(host: str, api: PolyaxonClient, project: str) -> None:
+    pytest.importorskip("lightning")
+    proc = script("pl-spawn", project, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (uuid,) = printed(proc)
+    assert printed(proc, "AFTER_FIT") == [uuid]  # the main process knows the run after fit
+    (data,) = runs(api, project)
+    assert data["uuid"] == uuid and data["status"] == "succeeded"
+    assert steps(api, project, uuid, "train_loss") == list(range(4))  # 2 epochs of 2 batches per process
+    assert steps(api, project, uuid, "test_loss")
+    assert data["inputs"]["lr"] == 0.1
+
+
+@pytest.mark.parametrize("devices", ["1", "2"])
+def test_fabric_logs_nested_dicts_and_counts_steps(
+    host: str, api: PolyaxonClient, project: str, devices: str
+) -> None:
+    pytest.importorskip("lightning")
+    proc = script("fabric", project, devices, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (uuid,) = printed(proc)
+    (data,) = runs(api, project)
+    assert data["uuid"] == uuid and data["status"] == "succeeded"
+    for name in ("train__loss", "train__acc", "lr"):
+        assert steps(api, project, uuid, name) == [0, 1, 2], name
+    assert steps(api, project, uuid, "count") == [0, 1]
