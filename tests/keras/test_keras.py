@@ -375,3 +375,24 @@ def test_statuses_when_the_process_ends(host: str, api: PolyaxonClient, project:
     (run,) = api.list_runs("default", f"{project}-caught")
     body = api.get_statuses("default", f"{project}-caught", run["uuid"])
     assert body["status"] == "failed" and "Model.fit() raised" in body["status_conditions"][-1]["message"]
+
+
+def test_a_subclass_gets_every_hook(host: str, api: PolyaxonClient, project: str) -> None:
+    calls: dict[str, int] = {}
+
+    class Mine(PolyaxonCallback):  # type: ignore[misc]
+        def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            calls["on_batch_end"] = calls.get("on_batch_end", 0) + 1
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            calls["on_epoch_end"] = calls.get("on_epoch_end", 0) + 1
+            super().on_epoch_end(epoch, logs)
+
+    callback = Mine(project=project, log_every_n_steps=1)
+    assert not callback.async_safe  # its own batch hook runs where Keras runs unsafe ones
+    fit(small_model(), callback, epochs=2)
+    assert calls == {"on_batch_end": 6, "on_epoch_end": 2}
+    assert callback.run is not None
+    callback.run.end()
+    assert served(api, callback.run, "loss")["loss"]["step"] == [0, 1]
+    assert PolyaxonCallback(project=project).async_safe  # ours alone: Keras may dispatch it off-thread
