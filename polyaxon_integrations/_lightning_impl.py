@@ -268,6 +268,8 @@ class LoggerMixin:
         run = self._run()
         if run is None or params is None:
             return
+        if isinstance(params, Mapping):  # LightningCLI adds ``_instantiator`` (and its class path) to hparams
+            params = {k: v for k, v in params.items() if not str(k).startswith("_")}
         flat = flatten_params(params)
         if flat:
             run.log_inputs(**flat)
@@ -333,6 +335,33 @@ class LoggerMixin:
         self._state_callback = weakref.ref(trainer)
         if not any(isinstance(c, RunStateMixin) and c.lazy is self._lazy for c in trainer.callbacks):
             trainer.callbacks.append(self._lightning.state_callback(self._lazy))
+        run = self._lazy.run
+        if run is not None:
+            self._save_cli_config(trainer, run)
+
+    def _save_cli_config(self, trainer: Any, run: Run) -> None:
+        """LightningCLI: the whole resolved config (trainer, model, data, seed) into inputs, and its
+        ``config.yaml`` into the run. LightningCLI writes that file into ``trainer.log_dir``, which for a
+        logger like ours is the shared ``save_dir``; it is moved into the run, so the next run of the same
+        command does not stop on "config.yaml already exists"."""
+        for callback in trainer.callbacks:  # LightningCLI's SaveConfigCallback (or a subclass), by what it holds
+            parser, config = getattr(callback, "parser", None), getattr(callback, "config", None)
+            filename = getattr(callback, "config_filename", None)
+            if parser is None or config is None or not isinstance(filename, str) or not hasattr(parser, "dump"):
+                continue
+            text = parser.dump(config, skip_none=False)
+            run.log_file(filename, text)
+            values = config.as_dict() if hasattr(config, "as_dict") else dict(vars(config))
+            values.pop("config", None)  # the paths of the files given with --config
+            run.log_inputs(**flatten_params(values))
+            written = Path(self._save_dir) / filename
+            if trainer.loggers and trainer.loggers[0] is self and getattr(callback, "save_to_log_dir", False):
+                try:
+                    if written.is_file() and written.read_text() == text:
+                        written.unlink()
+                except OSError:
+                    pass
+            return
 
     @guarded("lightning after_save_checkpoint")
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:

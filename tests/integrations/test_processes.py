@@ -107,3 +107,36 @@ def test_fabric_logs_nested_dicts_and_counts_steps(
     for name in ("train__loss", "train__acc", "lr"):
         assert steps(api, project, uuid, name) == [0, 1, 2], name
     assert steps(api, project, uuid, "count") == [0, 1]
+
+
+def test_lightning_cli_twice_with_the_whole_config(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("jsonargparse")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "seed_everything: 7\n"
+        "trainer:\n"
+        "  max_epochs: 1\n  accelerator: cpu\n  devices: 1\n  enable_progress_bar: false\n"
+        "  enable_checkpointing: false\n  log_every_n_steps: 1\n"
+        "  logger:\n    class_path: polyaxon_integrations.lightning.PolyaxonLogger\n"
+        f"    init_args:\n      project: {project}\n"
+        "model:\n  lr: 0.05\n"
+        "data:\n  batch_size: 8\n"
+    )
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for _ in range(2):  # the second run used to stop on SaveConfigCallback's "config.yaml already exists"
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.integrations.cli", "fit", "--config", str(config)],
+            capture_output=True, text=True, env=environ, timeout=300, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = runs(api, project)
+    for data in (first, second):
+        assert data["status"] == "succeeded"
+        inputs = data["inputs"]
+        assert inputs["seed_everything"] == 7 and inputs["trainer/max_epochs"] == 1
+        assert inputs["model/lr"] == 0.05 and inputs["data/batch_size"] == 8
+        assert inputs["lr"] == 0.05 and not any(k.startswith("_") for k in inputs)  # no stray _instantiator
+        url = f"{host}/streams/v1/polyaxon/{OWNER}/{project}/runs/{data['uuid']}/artifacts/tree"
+        assert "config.yaml" in (api.request("GET", url, params={"path": "outputs"}).get("files") or {})
