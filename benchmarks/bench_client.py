@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import sandbox  # noqa: E402
-from worker import create_project, run_worker  # noqa: E402
+from worker import run_worker, sandbox_host  # noqa: E402
 
 WORKER = textwrap.dedent(
     """
@@ -81,21 +79,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--host")
     args = parser.parse_args()
-    server = None
-    host = args.host
-    if host is None:
-        server = sandbox.start(Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-")))
-        host = server.host
-    create_project(host)
-    try:
-        results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with sandbox_host(args.host) as host:
         for _ in range(args.repeat):
             for mode in ("online", "offline"):
                 for side in ("ours", "official"):
                     results.setdefault((side, mode), []).append(measure(side, mode, args.calls, host))
-    finally:
-        if server is not None:
-            server.stop()
     floor = statistics.median(r["floor_us"] for key, rows in results.items() if key[0] == "ours" for r in rows)
     print(f"log_metrics: 3 scalars per call, {args.calls} calls, median of {args.repeat} rounds; "
           f"floor (SimpleQueue.put of a tuple, in our workers): {floor:.3f} us")

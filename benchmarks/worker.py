@@ -9,10 +9,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import sandbox
 
 
 def run_worker(
@@ -62,3 +68,16 @@ def create_project(host: str, name: str = "bench") -> None:
         urllib.request.urlopen(request).close()
     except OSError:
         pass  # exists already
+
+
+@contextmanager
+def sandbox_host(host: str | None, project: str = "bench") -> Iterator[str]:
+    """``host`` as given, or a sandbox started for the benchmark (and stopped after it); the project exists."""
+    server = None if host else sandbox.start(Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-")))
+    address = host or server.host  # type: ignore[union-attr]
+    try:
+        create_project(address, project)
+        yield address
+    finally:
+        if server is not None:
+            server.stop()

@@ -95,3 +95,62 @@ def run_then_fault(monkeypatch: Any, project: str, status: int, delay: float = 0
         assert run is not None
         server.status, server.delay = status, delay
         yield run
+
+
+class CuttingProxy:
+    """A loopback TCP proxy to ``upstream`` that cuts the first ``cuts`` connections sending more than
+    ``after`` bytes (an upload interrupted midway); every other connection passes through untouched."""
+
+    def __init__(self, upstream: str, after: int = 1 << 20, cuts: int = 1) -> None:
+        host, port = upstream.rsplit("//", 1)[-1].rsplit(":", 1)
+        self._upstream = (host, int(port))
+        self.after, self.cuts_left, self.cut = after, cuts, 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._lock = threading.Lock()
+        self._open = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self._open:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._upstream)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, counted: bool) -> None:
+        sent = 0
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    break
+                sent += len(data)
+                if counted and sent > self.after:
+                    with self._lock:
+                        cut = self.cuts_left > 0
+                        if cut:
+                            self.cuts_left -= 1
+                            self.cut += 1
+                    if cut:
+                        for sock in (source, target):
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                            sock.close()
+                        return
+                    counted = False
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._open = False
+        self._listener.close()

@@ -9,9 +9,11 @@ server's own message and never the token.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import os
+import shutil
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .config import ClientConfig
 from .exceptions import ApiError, AuthenticationError, ConfigError, ServerUnreachableError
@@ -238,11 +240,12 @@ class PolyaxonClient:
     def patch_run(self, owner: str, project: str, uuid: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.request("PATCH", self.api(f"{owner}/{project}/runs/{uuid}"), json_body=dict(body))  # type: ignore[no-any-return]
 
-    def create_status(self, owner: str, project: str, uuid: str, condition: Mapping[str, Any]) -> Any:
-        """Post a status. ``running`` is forced: the server keeps a final status otherwise, and we post
-        ``running`` only when a run starts or is continued (a resumed checkpoint, a restarted job)."""
+    def create_status(
+        self, owner: str, project: str, uuid: str, condition: Mapping[str, Any], force: bool = False
+    ) -> Any:
+        """Add a status; ``force`` lets a run the server has as done (succeeded, failed...) run again."""
         body: dict[str, Any] = {"condition": dict(condition)}
-        if condition.get("type") == "running":
+        if force:
             body["force"] = True
         return self.request("POST", self.api(f"{owner}/{project}/runs/{uuid}/statuses"), json_body=body)
 
@@ -266,66 +269,128 @@ class PolyaxonClient:
     def _streams(self, owner: str, project: str, uuid: str, what: str) -> str:
         return f"{self.config.streams_url}/{owner}/{project}/runs/{uuid}/{what}"
 
-    def upload_file(self, owner: str, project: str, uuid: str, local: Path, rel: str) -> int:
-        """Upload one file to ``rel`` (run-relative) in the run's artifacts; replaces only that file."""
+    def upload_file(
+        self,
+        owner: str,
+        project: str,
+        uuid: str,
+        local: Path,
+        rel: str,
+        size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Upload one file to ``rel`` (run-relative) in the run's artifacts; replaces only that file.
+
+        Streamed from disk (memory stays flat whatever the size); only the first ``size`` bytes are sent,
+        so a file still being appended to cannot make the body longer than announced.
+        """
         directory, _, name = rel.rpartition("/")
         with open(local, "rb") as fh:
-            data = fh.read()
-        self.request(
-            "POST",
-            self._streams(owner, project, uuid, "artifact"),
-            files={"upload_file": (name, data)},
-            data={"json": json.dumps({"untar": False, "path": directory, "overwrite": True})},
-            timeout=max(self.config.timeout, 60.0),
-        )
-        return len(data)
+            size = os.fstat(fh.fileno()).st_size if size is None else size
+            self._post_stream(
+                self._streams(owner, project, uuid, "artifact"),
+                name,
+                _Slice(fh, size, progress),
+                {"untar": False, "path": directory, "overwrite": True},
+                size,
+            )
+        return size
 
-    def upload_tar(self, owner: str, project: str, uuid: str, tar_path: Path, rel_dir: str) -> int:
-        """Upload a ``.tar.gz`` and unpack it at ``rel_dir``; the server first deletes what is there.
+    def upload_tar(
+        self,
+        owner: str,
+        project: str,
+        uuid: str,
+        tar: BinaryIO,
+        rel_dir: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Upload a tar (gzipped or not) and unpack it at ``rel_dir``; the server first deletes what is there.
 
-        ``rel_dir="/"`` replaces the whole run folder (a full push); a subfolder replaces only itself.
+        Only for a folder whose every file on the server is one we sent (see ``reconcile``).
         """
-        with open(tar_path, "rb") as fh:
-            data = fh.read()
-        self.request(
-            "POST",
+        tar.seek(0, os.SEEK_END)
+        size = tar.tell()
+        tar.seek(0)
+        self._post_stream(
             self._streams(owner, project, uuid, "artifacts"),
-            files={"upload_file": (tar_path.name, data)},
-            data={"json": json.dumps({"untar": True, "path": rel_dir, "overwrite": True})},
-            timeout=max(self.config.timeout, 300.0),
+            "upload.tar",
+            _Slice(tar, size, progress),
+            {"untar": True, "path": rel_dir, "overwrite": True},
+            size,
         )
-        return len(data)
+        return size
+
+    def _post_stream(self, url: str, name: str, body: _Slice, options: dict[str, Any], size: int) -> None:
+        from requests_toolbelt.multipart.encoder import MultipartEncoder
+
+        encoder = MultipartEncoder(
+            fields={"json": json.dumps(options), "upload_file": (name, body, "application/octet-stream")}
+        )
+        # A read timeout scaled to the size: a multi-GiB checkpoint on a slow link is not a hang.
+        timeout = max(self.config.timeout, 60.0 + size / (8 << 20))
+        self.request("POST", url, data=encoder, headers={"Content-Type": encoder.content_type}, timeout=timeout)
+
+    def list_dir(self, owner: str, project: str, uuid: str, rel_dir: str) -> dict[str, int] | None:
+        """The files (name -> size) the server holds in the run's ``rel_dir``; None where the folder is missing."""
+        body = self.request(
+            "GET", self._streams(owner, project, uuid, "artifacts/tree"), params={"path": rel_dir}
+        )
+        if not isinstance(body, dict) or body.get("error"):
+            return None
+        files = body.get("files") or {}
+        return {str(k): int(v or 0) for k, v in files.items()} if isinstance(files, dict) else None
 
     def download_dir(self, owner: str, project: str, uuid: str, rel_dir: str, target: Path) -> int:
-        """Fetch the run's ``rel_dir`` (the server sends a tar.gz) into ``target``; the number of files (0: none)."""
-        try:
-            data = self.request(
-                "GET",
-                self._streams(owner, project, uuid, "artifacts"),
-                params={"path": rel_dir},
-                raw=True,
-                timeout=max(self.config.timeout, 300.0),
-            )
-        except ApiError as exc:
-            if exc.status_code == 404:
-                return 0
-            raise
-        import io
-        import tarfile
+        """Fetch the run's ``rel_dir`` (the server sends a tar.gz) into ``target``; the number of files (0: none).
 
-        count = 0
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for member in tar.getmembers():
-                parts = Path(member.name).parts
-                if not member.isfile() or Path(member.name).is_absolute() or ".." in parts:
-                    continue  # only plain files inside the folder
-                source = tar.extractfile(member)
-                if source is None:
-                    continue
-                path = target.joinpath(*parts)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(source.read())
-                count += 1
+        Streamed to a temporary file beside ``target`` and unpacked from there: memory stays flat.
+        Only plain files inside the folder are written (no links, no absolute or ``..`` paths).
+        """
+        import tarfile
+        import tempfile
+
+        import requests
+
+        target.mkdir(parents=True, exist_ok=True)
+        url = self._streams(owner, project, uuid, "artifacts")
+        try:
+            response = self.session.get(
+                url, params={"path": rel_dir}, stream=True, timeout=(_CONNECT_TIMEOUT, max(self.config.timeout, 300.0))
+            )
+        except requests.exceptions.RequestException as exc:
+            raise ServerUnreachableError(
+                f"Polyaxon server {self.config.host} did not answer GET {_path(url)}: {_reason(exc)}",
+                method="GET",
+                url=url,
+            ) from None
+        with response:
+            if response.status_code == 404:
+                return 0
+            if response.status_code >= 400:
+                self._decode(response, "GET", url)
+            count = 0
+            with tempfile.TemporaryFile(dir=target) as tmp:
+                for chunk in response.iter_content(1 << 20):
+                    tmp.write(chunk)
+                tmp.seek(0)
+                try:
+                    tar = tarfile.open(fileobj=tmp, mode="r:*")
+                except tarfile.TarError:
+                    return 0
+                with tar:
+                    for member in tar:
+                        parts = Path(member.name).parts
+                        if not member.isfile() or Path(member.name).is_absolute() or ".." in parts:
+                            continue
+                        source = tar.extractfile(member)
+                        if source is None:
+                            continue
+                        path = target.joinpath(*parts)
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        with open(path, "wb") as out:
+                            shutil.copyfileobj(source, out, 1 << 20)
+                        count += 1
         return count
 
     def get_metrics(self, owner: str, project: str, uuid: str, names: Iterable[str]) -> dict[str, dict[str, list[Any]]]:
@@ -333,6 +398,30 @@ class PolyaxonClient:
         url = self._streams(owner, project, uuid, "events/metric")
         body = self.request("GET", url, params={"names": ",".join(names), "orient": "dict", "force": "true"})
         return {item["name"]: item.get("data") or {} for item in (body or {}).get("data") or []}
+
+
+class _Slice:
+    """The first ``size`` bytes of a binary file, read in chunks (what the multipart encoder streams)."""
+
+    def __init__(self, fh: BinaryIO, size: int, progress: Callable[[int], None] | None = None) -> None:
+        self._fh = fh
+        self._left = size
+        self._progress = progress
+
+    @property
+    def len(self) -> int:  # requests-toolbelt reads the remaining length from here
+        return self._left
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._fh.read(n) if n else b""
+        short = n - len(data)
+        if short:  # the file shrank under us: pad to the announced length; its next upload sends it whole
+            data += b"\0" * short
+        self._left -= n
+        if self._progress is not None and data:
+            self._progress(len(data))
+        return data
 
 
 def _path(url: str) -> str:

@@ -30,8 +30,9 @@ def offline_root() -> Path:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write via a temporary name unique to this process and thread, then rename over the target."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    text = json.dumps(data, default=str)  # no indent: the C encoder, ~10x faster on a big lineage
     with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=1, default=str)
+        fh.write(text)
     os.replace(tmp, path)
 
 

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from . import env, process
@@ -20,6 +21,7 @@ from .exceptions import ConfigError, PolyaxonError
 from .guard import warn_once
 from .mirror import Mirror
 from .names import slugify
+from .reconcile import Reconciler, merge_restored
 from .recorder import Recorder
 from .run_client import DONE_STATUSES, RunClient
 from .start import start
@@ -65,39 +67,49 @@ class Run:
         self._ended = False
         self._end_lock = threading.Lock()
         self._mirror: Mirror | None = None
+        self._recovery: threading.Thread | None = None
         begun = start(context, self._run_client, slugify(name) if name else None, description, _tag_list(tags))
-        self._state, self.folder = begun.state, begun.folder
-        if begun.created_on_server is not None:
-            if self.is_managed:
-                on_pending, hint = _ignore, "the platform collects artifacts from the context folder."
-            else:
-                self.folder.write_sync_state({"pending": True, "created_on_server": begun.created_on_server})
-                on_pending, hint = self._on_pending, f"to send it later run `{self.sync_command}`."
-            self._mirror = Mirror(
-                self._state,
-                self._run_client(self._state.uuid),
-                on_pending=on_pending,
-                sync_hint=hint,
-                created_on_server=begun.created_on_server,
-                root=self.folder.path,
-                uploads=begun.uploads,
-                owns_events=begun.owns_events,
-            )
-            if context.run_uuid and not self.is_managed:
-                # Attached: the server has none of this process's statuses yet (the mirror counts a new run's
-                # "created" as sent), so the "running" of a continued run is posted. To fold into the mirror.
-                self._mirror._statuses_sent = 0
-            self._mirror.mark(fields=begun.fields)
-        if begun.restore:
-            self._restore_event_files()
+        self._state, self.folder, self._record = begun.state, begun.folder, begun.record
         if not self.is_managed:
+            self._record.claim()  # this process writes the run now: a crash of it is recognisable later
             self.folder.write_run(self._state.to_json())
+        if begun.created_on_server is not None:
+            managed = self.is_managed
+            reconciler = Reconciler(
+                self.folder.path,
+                self._http,
+                self.owner,
+                self.project,
+                self._state.uuid,
+                self._record,
+                uploads=begun.uploads,
+                statuses=not managed,
+                save=not managed,  # in-cluster the folder is the artifacts store: no bookkeeping in it
+            )
+            if not managed:
+                self._record.server = self._http.config.host
+                reconciler.save(pending=True)
+                self._recovery = threading.Thread(target=self._recover, name="polyaxon-recover", daemon=True)
+            hint = (
+                "the platform collects artifacts from the context folder."
+                if managed
+                else f"to send it later run `{self.sync_command}`."
+            )
+            self._mirror = Mirror(
+                reconciler, self._wanted, sync_hint=hint, before=self._restore_event_files if begun.restore else None
+            )
+        elif not self.is_managed:
+            self._record.save(self.folder.path, pending=True)
         self._has_metrics = False
         self._user_outputs: set[str] = set()
         self._recorder = Recorder(self.folder.path, self._mirror)
         self._metric_stems = self._recorder.metric_stems
         self._put = self._recorder.writer.put
         self._system = SystemMonitor(system, self._recorder, self._mirror)
+        if self._mirror is not None:
+            self._mirror.start()
+        if self._recovery is not None:
+            self._recovery.start()
         process.register(self)
 
     @property
@@ -112,22 +124,50 @@ class Run:
     def _run_client(self, run_uuid: str | None) -> RunClient:
         return RunClient(owner=self.context.owner, project=self.context.project, run_uuid=run_uuid, client=self._http)
 
-    def _restore_event_files(self) -> None:
-        """Attached from another folder (another machine, a new job): fetch the files the server has, so
-        the rows appended now follow them instead of replacing them when uploaded."""
-        for rel in _APPENDED:
-            try:
-                self._http.download_dir(self.owner, self.project, self.run_uuid, rel, self.folder.path / rel)
-            except PolyaxonError as exc:
-                warn_once(
-                    f"restore-{self.run_uuid}",
-                    f"{exc} Could not fetch run {self.run_uuid}'s {rel}/ from the server; what is logged now "
-                    f"will replace files of the same names there.",
-                )
-                return
+    def _recover(self) -> None:
+        """In the background: runs of this offline root whose process died without ending them (``kill -9``,
+        the OOM killer) are sent to this server and ended ``failed``, as a plain ``sync`` would."""
+        from .sync import recover_crashed
 
-    def _on_pending(self, pending: bool, created_on_server: bool) -> None:
-        self.folder.write_sync_state({"pending": pending, "created_on_server": created_on_server})
+        try:
+            found = recover_crashed(self._http, self._record.server or "", self.folder.path.parent.parent)
+        except Exception as exc:  # never a reason for this run to fail
+            warn_once("recover", f"polyaxon-integrations: could not look for crashed runs: {exc!r}")
+            return
+        if found:
+            warn_once(
+                "recovered",
+                f"polyaxon-integrations: {len(found)} earlier run(s) whose process ended without ending them "
+                f"were sent and marked failed: {', '.join(found)}.",
+            )
+
+    def _wanted(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """What the server should hold: the run as ``run.plx.json`` has it, and its lineage."""
+        return self._state.to_json(), self._recorder.lineage.entries()
+
+    def _restore_event_files(self) -> None:
+        """On the mirror thread, before anything is sent: fetch the growing files the server has for this
+        run (written by another machine, an earlier job, another process) and put our rows after theirs,
+        so the uploads that follow extend the server's series instead of replacing them."""
+        import shutil
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix=".restore-", dir=self.folder.path))
+        try:
+            for rel in _APPENDED:
+                try:
+                    self._http.download_dir(self.owner, self.project, self.run_uuid, rel, tmp / rel)
+                except PolyaxonError as exc:
+                    warn_once(
+                        f"restore-{self.run_uuid}",
+                        f"{exc} Could not fetch run {self.run_uuid}'s {rel}/ from the server; what is logged now "
+                        f"will replace files of the same names there.",
+                    )
+                    return
+            # on the writer thread, which is the one that appends to these files: no row is lost to a race
+            self._recorder.writer.call(lambda: merge_restored(tmp, self.folder.path, self._record))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _mirror_mark(self, **changes: Iterable[str]) -> None:
         if self._mirror is not None:
@@ -400,6 +440,8 @@ class Run:
         process.unregister(self)
         budget = self.end_timeout if timeout is None else timeout
         started = time.monotonic()
+        if self._mirror is not None:
+            self._mirror.hold()  # what end() writes goes up in one step at the close, not piecemeal
         self._system.close(min(budget, 5.0))  # streams back, last lines and samples written
         # The local folder must get everything whatever the server wait: the writer gets at least 30 s.
         if not self._recorder.writer.close(max(budget, 30.0)):
@@ -410,7 +452,10 @@ class Run:
         if not self.is_managed and status is not None:
             self._state.set_status(status, "PolyaxonIntegrations", message)
         self._persist()
+        self._record.ended = True
         if self._mirror is None:
+            if not self.is_managed:
+                self._record.save(self.folder.path, pending=True)
             return True
         self._mirror.mark()
         in_sync = self._mirror.close(max(0.0, budget - (time.monotonic() - started)))
@@ -441,10 +486,6 @@ class Run:
             self.end("stopped", message="KeyboardInterrupt")
         else:
             self.end("failed", message=f"{exc_type.__name__}: {exc}"[:1000])
-
-
-def _ignore(pending: bool, created_on_server: bool) -> None:
-    """In-cluster runs have nothing to mark pending: the platform collects the context folder."""
 
 
 def _tag_list(tags: str | Iterable[str] | None) -> list[str]:

@@ -7,35 +7,15 @@ read a run back or change it after the fact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from .client import PolyaxonClient
 from .config import default_owner
 from .exceptions import ApiError, ConfigError
 from .names import normalize_uuid, slugify, split_project, validate_slug
+from .state import DONE_STATUSES, status_condition
 
 __all__ = ["DONE_STATUSES", "RunClient", "status_condition"]
-
-DONE_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed", "done"})
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
-def status_condition(status: str, reason: str | None = None, message: str | None = None) -> dict[str, Any]:
-    """A status condition in the shape the server and ``run.plx.json`` use."""
-    stamp = now_iso()
-    return {
-        "type": status,
-        "status": True,
-        "reason": reason or "PolyaxonIntegrations",
-        "message": message,
-        "last_update_time": stamp,
-        "last_transition_time": stamp,
-    }
-
 
 class RunClient:
     """REST operations on one run.

@@ -12,11 +12,14 @@ from __future__ import annotations
 import uuid as _uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .context import Context
 from .exceptions import ApiError, ConfigError, ServerUnreachableError
 from .folder import RunFolder
 from .guard import warn_once
+from .reconcile import FIELDS, matched_statuses
+from .record import Record
 from .run_client import RunClient
 from .state import RunState
 
@@ -30,12 +33,20 @@ class Start:
     #: None: no mirror (offline, or in-cluster without a server); else whether the server has the run.
     created_on_server: bool | None
     uploads: bool = True
-    #: fields changed locally at start that the server must be sent (name, description, tags)
-    fields: list[str] = field(default_factory=list)
-    #: the run is new: its files on the server are only ever the ones this process sends
-    owns_events: bool = False
-    #: attached from a folder that did not hold the run: fetch what the server has before appending to it
+    #: what the server has confirmed (seeded from its answer where it has the run)
+    record: Record = field(default_factory=Record)
+    #: attached to a run the server has: fetch its growing files before appending to them
     restore: bool = False
+
+
+def _seeded(record: Record, data: dict[str, Any], state: RunState) -> Record:
+    """The record of a run the server just described: its fields, and which of our statuses it holds."""
+    record.created = record.seeded = True
+    record.fields = {name: data.get(name) for name in FIELDS}
+    theirs = data.get("status_conditions") or [{"type": data.get("status") or "created"}]
+    record.statuses = matched_statuses(state.conditions, theirs)
+    record.server_status = data.get("status") or "created"
+    return record
 
 
 def start(
@@ -70,8 +81,7 @@ def _offline(context: Context, name: str | None, description: str | None, tags: 
     else:
         state = _new_state(context, run_uuid, name, description, tags)
     state.set_status("running")
-    folder.write_sync_state({"pending": True, "created_on_server": False})
-    return Start(state, folder, created_on_server=None)
+    return Start(state, folder, created_on_server=None, record=Record.load(folder.path))
 
 
 def _managed(context: Context, run_client: Callable[[str | None], RunClient]) -> Start:
@@ -80,13 +90,17 @@ def _managed(context: Context, run_client: Callable[[str | None], RunClient]) ->
     folder = RunFolder(cluster.artifacts_path)
     folder.path.mkdir(parents=True, exist_ok=True)
     state = RunState(uuid=context.run_uuid, owner=context.owner, project=context.project)
+    record = Record(created=True, seeded=True)
     if context.config is None:
-        return Start(state, folder, created_on_server=None)
+        return Start(state, folder, created_on_server=None, record=record)
     try:  # read what the platform knows; statuses stay the platform's
-        state = RunState.from_server(run_client(context.run_uuid).refresh_data(), context.owner, context.project)
+        data = run_client(context.run_uuid).refresh_data()
+        state = RunState.from_server(data, context.owner, context.project)
+        _seeded(record, data, state)
     except ServerUnreachableError as exc:
         warn_once("managed-unreachable", f"{exc} Artifacts are still written to {folder.path}.")
-    return Start(state, folder, created_on_server=True, uploads=False)  # the folder is the artifacts store
+    # the folder is the artifacts store: nothing to upload
+    return Start(state, folder, created_on_server=True, uploads=False, record=record)
 
 
 def _attached(
@@ -108,19 +122,16 @@ def _attached(
             ) from None
         raise
     state = RunState.from_server(data, context.owner, context.project)
-    fields = []
-    if name and name != state.name:
+    if name:
         state.name = name
-        fields.append("name")
-    if description and description != state.description:
+    if description:
         state.description = description
-        fields.append("description")
-    if tags and state.add_tags(tags):
-        fields.append("tags")
+    if tags:
+        state.add_tags(tags)
+    folder = RunFolder.for_run(state.uuid).create()
+    record = _seeded(Record.load(folder.path), data, state)
     state.set_status("running")  # a finished run that is resumed (e.g. from a checkpoint) runs again
-    folder = RunFolder.for_run(state.uuid)
-    fresh = not folder.has_run()
-    return Start(state, folder.create(), created_on_server=True, fields=fields, restore=fresh)
+    return Start(state, folder, created_on_server=True, record=record, restore=True)
 
 
 def _new(
@@ -141,9 +152,10 @@ def _new(
             f"{exc} Logging to {folder.path}; it is sent when the server answers, or run `{folder.sync_command}`.",
         )
         state.set_status("running")
-        return Start(state, folder, created_on_server=False, owns_events=True)
+        return Start(state, folder, created_on_server=False)
     state = RunState.from_server(data, context.owner, context.project)
     if not state.conditions:
         state.set_status("created")
+    record = _seeded(Record(owned=True), data, state)
     state.set_status("running")
-    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, owns_events=True)
+    return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, record=record)

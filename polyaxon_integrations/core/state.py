@@ -1,7 +1,7 @@
-"""The run as data: what ``run.plx.json`` holds and what the mirror sends.
+"""The run as data: what ``run.plx.json`` holds, which the reconcile sends.
 
-One lock guards it; callers change it through the methods here, which return the
-keys they changed so the mirror can send only those.
+One lock guards it; callers change it through the methods here. It imports no REST code:
+the statuses and their conditions are defined here, and the client uses them.
 """
 
 from __future__ import annotations
@@ -9,12 +9,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from .run_client import DONE_STATUSES, now_iso, status_condition
+__all__ = ["DONE_STATUSES", "RunState", "now_iso", "status_condition"]
 
-__all__ = ["RunState"]
+DONE_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed", "done"})
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def status_condition(status: str, reason: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """A status condition in the shape the server and ``run.plx.json`` use."""
+    stamp = now_iso()
+    return {
+        "type": status,
+        "status": True,
+        "reason": reason or "PolyaxonIntegrations",
+        "message": message,
+        "last_update_time": stamp,
+        "last_transition_time": stamp,
+    }
+
 
 _MESSAGES = {
     "created": "Run is created",

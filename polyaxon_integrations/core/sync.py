@@ -1,98 +1,222 @@
-"""``sync``: make the server hold everything a run folder holds. Idempotent; safe to re-run.
+"""``sync`` and ``status``: the reconcile run once, with no budget, over run folders.
 
-Used for offline runs, for runs left pending after an outage, and by the mirror when the
-server was unreachable at ``init``. The steps are the official ``polyaxon ops push``'s
-(run, lineage, artifacts) with two differences: a run the server already has is updated
-rather than refused, and statuses it lacks are added in order.
+Used for offline runs, for runs left pending after an outage, and for runs whose process
+died without ``end()`` (``kill -9``, the OOM killer): such a run is ended ``failed`` with a
+message that says so, unless the server already has a final status. What is pending is
+derived from the folder and its record of what the server confirmed, never from a flag.
+Everything read from a folder is validated before it becomes part of a URL.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterable, Iterator
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .client import PolyaxonClient
-from .exceptions import ApiError, ConfigError
-from .folder import RUN_FILE, RunFolder, archive, offline_root
-from .lineage import Lineage
+from .exceptions import ApiError, ConfigError, InvalidNameError
+from .folder import LINEAGE_FILE, RUN_FILE, RunFolder, offline_root, write_json_atomic
+from .names import validate_slug
+from .reconcile import Plan, Reconciler
+from .record import Record
+from .state import DONE_STATUSES as DONE
 
-__all__ = ["ensure_run", "find_runs", "push", "push_folder"]
+__all__ = ["LocalRun", "find_runs", "push", "push_folder", "recover_crashed", "sync_lock"]
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}\Z")
 
 
-def ensure_run(api: PolyaxonClient, owner: str, project: str, run: dict[str, Any]) -> bool:
-    """Create the run from its JSON if the server lacks it (and its project); True if it was created."""
-    body = {**run, "owner": owner, "project": project}
+def _ids(run: dict[str, Any], folder: Path) -> tuple[str, str, str]:
+    """owner, project and uuid from ``run.plx.json``, refused unless they are what the server would name."""
+    owner, project, uuid = run.get("owner"), run.get("project"), run.get("uuid")
+    if not owner or not project:
+        raise ConfigError(f"{folder / RUN_FILE} names no project: pass --project owner/name.")
     try:
-        api.sync_run(owner, project, body)
-        return True
-    except ApiError as exc:
-        if exc.status_code == 400 and "already exists" in str(exc):
+        validate_slug(owner, "owner")
+        validate_slug(project, "project")
+    except InvalidNameError as exc:
+        raise ConfigError(f"{folder / RUN_FILE}: {exc} The folder is not pushed.") from None
+    if not isinstance(uuid, str) or not _HEX32.match(uuid):
+        raise ConfigError(f"{folder / RUN_FILE}: invalid run uuid {uuid!r} (32 hex digits expected); not pushed.")
+    if folder.name != uuid:
+        raise ConfigError(f"{folder / RUN_FILE} names run {uuid}, but the folder is {folder.name}; not pushed.")
+    return owner, project, uuid
+
+
+@dataclass
+class LocalRun:
+    """One run folder as ``sync``/``status`` see it: the run, its lineage, and what the server confirmed."""
+
+    folder: RunFolder
+    run: dict[str, Any]
+    lineage: list[dict[str, Any]]
+    record: Record
+
+    @classmethod
+    def read(cls, folder: RunFolder) -> LocalRun:
+        if not folder.has_run():
+            raise ConfigError(f"{folder.path} is not a run folder (no {RUN_FILE}).")
+        try:
+            run = folder.read_run()
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{folder.path / RUN_FILE} cannot be read: {exc}") from None
+        if not isinstance(run, dict):
+            raise ConfigError(f"{folder.path / RUN_FILE} is not a run.")
+        try:
+            lineage = json.loads((folder.path / LINEAGE_FILE).read_text())
+        except (OSError, ValueError):
+            lineage = []
+        lineage = [e for e in lineage if isinstance(e, dict)] if isinstance(lineage, list) else []
+        return cls(folder, run, lineage, Record.load(folder.path))
+
+    @property
+    def ids(self) -> tuple[str, str, str]:
+        return _ids(self.run, self.folder.path)
+
+    def reconciler(self, api: PolyaxonClient | None, artifacts: bool = True, **kwargs: Any) -> Reconciler:
+        owner, project, uuid = self.ids
+        return Reconciler(self.folder.path, api, owner, project, uuid, self.record, uploads=artifacts, **kwargs)
+
+    def plan(self, artifacts: bool = True) -> Plan:
+        """What the server lacks (no network)."""
+        return self.reconciler(None, artifacts).plan(self.run, self.lineage)
+
+    @property
+    def live_elsewhere(self) -> bool:
+        """Another process still writes the run (it sends it itself): alive, and the run is not done."""
+        return self.record.live_elsewhere() and self.run.get("status") not in DONE
+
+    @property
+    def state(self) -> str:
+        """running (its process is alive), crashed (it died without ending the run), or the run's status."""
+        if self.live_elsewhere:
+            return "running"
+        if self.record.crashed() and self.run.get("status") not in DONE:
+            return "crashed"
+        return str(self.run.get("status") or "unknown")
+
+    def end_crashed(self, api: PolyaxonClient | None) -> bool:
+        """The process died without ending the run: end it ``failed`` (or as the server already ended it)."""
+        if not self.record.crashed() or self.run.get("status") in DONE:
             return False
-        if exc.status_code != 404:
-            raise
-    api.ensure_project(owner, project)
-    api.sync_run(owner, project, body)
-    return True
+        owner = self.record.owner_process()
+        status, message = "failed", (
+            f"The process that ran it (pid {owner.pid if owner else '?'}) ended without ending the run "
+            "(killed, or out of memory); what it had written was sent by polyaxon-integrations sync."
+        )
+        if api is not None and self.record.created:
+            try:
+                server = api.get_run(*self.ids).get("status")
+            except ApiError:
+                server = None
+            if server in DONE:
+                status, message = str(server), "Ended on the server before the folder was synced."
+        from .state import RunState
+
+        state = RunState.from_server(self.run, self.run.get("owner") or "", self.run.get("project") or "")
+        state.set_status(status, "PolyaxonIntegrations", message)
+        self.run = state.to_json()
+        write_json_atomic(self.folder.path / RUN_FILE, self.run)
+        self.record.ended = True
+        return True
 
 
-def _update_existing(api: PolyaxonClient, owner: str, project: str, run: dict[str, Any]) -> None:
-    uuid = run["uuid"]
-    patch = {key: run[key] for key in ("name", "description", "tags", "inputs", "outputs", "meta_info") if run.get(key)}
-    if patch:
-        api.patch_run(owner, project, uuid, {**patch, "merge": True})
-    have = {c.get("type") for c in api.get_statuses(owner, project, uuid).get("status_conditions") or []}
-    for condition in run.get("status_conditions") or []:
-        if condition.get("type") not in have:
-            api.create_status(owner, project, uuid, condition)
-            have.add(condition.get("type"))
+@contextmanager
+def sync_lock(folder: RunFolder) -> Iterator[bool]:
+    """Hold the folder's sync lock if no other process does (True), so two syncs never interleave."""
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: no lock, as before
+        yield True
+        return
+    try:
+        fh = open(folder.path / ".sync.lock", "a")
+    except OSError:
+        yield True
+        return
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
 
 
-def push_folder(api: PolyaxonClient, folder: RunFolder, project: str | None = None, artifacts: bool = True) -> str:
-    """Push one run folder; return ``owner/project/uuid``. ``project`` (``owner/p``) overrides the folder's."""
-    if not folder.has_run():
-        raise ConfigError(f"{folder.path} is not a run folder (no {RUN_FILE}).")
-    run = folder.read_run()
-    owner, name = run.get("owner"), run.get("project")
+def push_folder(
+    api: PolyaxonClient,
+    folder: RunFolder,
+    project: str | None = None,
+    artifacts: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> str:
+    """Push one run folder; return ``owner/project/uuid``. ``project`` (``owner/p``) moves the run there."""
+    with sync_lock(folder) as locked:
+        if not locked:
+            raise ConfigError(f"{folder.path} is being sent by another process right now; try again later.")
+        return _push_folder(api, folder, project, artifacts, progress)
+
+
+def _push_folder(
+    api: PolyaxonClient,
+    folder: RunFolder,
+    project: str | None,
+    artifacts: bool,
+    progress: Callable[[int], None] | None,
+) -> str:
+    local = LocalRun.read(folder)
     if project:
         owner, _, name = project.rpartition("/")
-        owner = owner or run.get("owner") or "default"
-    if not owner or not name:
-        raise ConfigError(f"{folder.path / RUN_FILE} names no project: pass --project owner/name.")
-    state = folder.read_sync_state()
-    created = False
-    if not state.get("created_on_server"):
-        created = ensure_run(api, owner, name, run)
-    if not created:
+        owner = owner or str(local.run.get("owner") or "default")
+        if (owner, name) != (local.run.get("owner"), local.run.get("project")):
+            local.run = {**local.run, "owner": owner, "project": name}
+            write_json_atomic(folder.path / RUN_FILE, local.run)
+            local.record = Record()  # a run the other project has never seen
+    owner, name, uuid = local.ids
+    if local.live_elsewhere:
+        process = local.record.owner_process()
+        raise ConfigError(
+            f"{folder.path} is still being written by process {process.pid if process else '?'}; "
+            "it sends its run itself."
+        )
+    local.end_crashed(api)
+    reconciler = local.reconciler(api, artifacts, progress=progress)
+    if local.record.created and not local.record.seeded:  # an older record: read what the server holds first
         try:
-            _update_existing(api, owner, name, run)
-        except ApiError as exc:  # marked created, but this server lacks it (another server, or reset)
+            reconciler.seed(local.run)
+        except ApiError as exc:
             if exc.status_code != 404:
                 raise
-            ensure_run(api, owner, name, run)
-    folder.write_sync_state({"pending": True, "created_on_server": True})
-    lineage = Lineage(folder.path).entries()
-    if lineage:
-        api.create_lineage(owner, name, run["uuid"], lineage)
-    if artifacts:
-        with tempfile.TemporaryDirectory(prefix="plx-sync-") as tmp:
-            target = Path(tmp) / "run.tar.gz"
-            if archive(folder.path, target, bookkeeping=False):
-                api.upload_tar(owner, name, run["uuid"], target, "/")
-    folder.write_sync_state({"pending": False, "created_on_server": True})
-    return f"{owner}/{name}/{run['uuid']}"
+            local.record.created = False  # another server, or it was deleted: create it again
+            local.record.files = {}
+    left = reconciler.step(local.run, local.lineage)
+    if left:
+        raise ConfigError(f"{folder.path}: not everything could be sent ({left.describe()}); run sync again.")
+    return f"{owner}/{name}/{uuid}"
 
 
 def find_runs(paths: Iterable[Path] = (), everything: bool = False, root: Path | None = None) -> Iterator[RunFolder]:
-    """Run folders to push: the given ones (a run folder, or a root with ``runs/``), or all pending under the root."""
+    """Run folders to push: the given ones (a run folder, or a root with ``runs/``), or all pending under the root.
+
+    Pending is derived (the folder against its record); runs whose process still writes them are left to it.
+    """
     paths = list(paths)
     if everything or not paths:
         base = root or offline_root()
         for run_file in sorted((base / "runs").glob(f"*/{RUN_FILE}")):
             folder = RunFolder(run_file.parent)
-            if everything or folder.read_sync_state().get("pending", True):
-                yield folder
+            try:
+                local = LocalRun.read(folder)
+                if local.live_elsewhere:
+                    continue
+                if everything or local.state == "crashed" or local.plan():
+                    yield folder
+            except ConfigError:
+                yield folder  # push() reports why it cannot be pushed
         return
     for path in paths:
         if (path / RUN_FILE).exists():
@@ -104,11 +228,34 @@ def find_runs(paths: Iterable[Path] = (), everything: bool = False, root: Path |
 
 
 def push(
-    folders: Iterable[RunFolder], api: PolyaxonClient, project: str | None = None, artifacts: bool = True
+    folders: Iterable[RunFolder],
+    api: PolyaxonClient,
+    project: str | None = None,
+    artifacts: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[RunFolder, str | None, Exception | None]]:
     """Push each folder, yielding ``(folder, owner/project/uuid or None, error or None)``."""
     for folder in folders:
         try:
-            yield folder, push_folder(api, folder, project, artifacts), None
+            yield folder, push_folder(api, folder, project, artifacts, progress), None
         except (ApiError, ConfigError, OSError, ValueError) as exc:
             yield folder, None, exc
+
+
+def recover_crashed(api: PolyaxonClient, server: str, root: Path | None = None) -> list[str]:
+    """Send and end (``failed``) the runs under ``root`` whose process died without ending them.
+
+    Only runs that were started against ``server`` (an offline run waits for a plain ``sync``). Run in the
+    background by ``tracking.init``; returns ``owner/project/uuid`` of each run recovered.
+    """
+    recovered = []
+    for run_file in sorted(((root or offline_root()) / "runs").glob(f"*/{RUN_FILE}")):
+        folder = RunFolder(run_file.parent)
+        try:
+            local = LocalRun.read(folder)
+            if local.state != "crashed" or local.record.server != server:
+                continue
+            recovered.append(push_folder(api, folder))
+        except (ApiError, ConfigError, OSError, ValueError):
+            continue  # a plain `sync` reports it
+    return recovered

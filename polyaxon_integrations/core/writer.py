@@ -59,6 +59,8 @@ class EventWriter:
         self._timestamp = TimestampFormatter()
         self.rows_written = 0
         self._wake = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stopped = False  # set, under the lock, once the thread takes no more items
         self._thread = threading.Thread(target=self._loop, name="polyaxon-writer", daemon=True)
         self._thread.start()
 
@@ -76,6 +78,28 @@ class EventWriter:
         away by its framework soon after, so it must not wait for the next look at the queue."""
         self._queue.put(item)
         self._wake.set()
+
+    def call(self, fn: Callable[[], object], timeout: float = 120.0) -> bool:
+        """Run ``fn`` on the writer thread, in order with the events, and wait for it (another thread's work
+        on the files the writer appends to); run it here once the writer has stopped. True if it ran."""
+        with self._stop_lock:
+            done: threading.Event | None = None
+            if not self._stopped:
+                done = threading.Event()
+                finished = done
+
+                def run() -> None:
+                    try:
+                        fn()
+                    finally:
+                        finished.set()
+
+                self._queue.put(("call", run))
+                self._wake.set()
+        if done is None:
+            fn()
+            return True
+        return done.wait(timeout)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything queued so far is on disk."""
@@ -110,6 +134,8 @@ class EventWriter:
                 except Empty:
                     break
                 if item is _STOP:
+                    with self._stop_lock:
+                        self._stopped = True
                     self._drain_nowait()
                     self._write()
                     return

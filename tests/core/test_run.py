@@ -219,7 +219,8 @@ def test_unreachable_server_at_init_continues_locally(monkeypatch: pytest.Monkey
     folder = Path(run.get_artifacts_path())
     local = json.loads((folder / "run.plx.json").read_text())
     assert local["inputs"] == {"lr": 0.5} and local["status"] == "succeeded" and local["name"] == "local-first"
-    assert json.loads((folder / ".sync.plx.json").read_text()) == {"pending": True, "created_on_server": False}
+    record = json.loads((folder / ".sync.plx.json").read_text())
+    assert record["pending"] is True and record["created"] is False and record["statuses"] == 0
 
 
 def test_server_errors_during_the_run_never_reach_the_caller(monkeypatch: pytest.MonkeyPatch, project: str) -> None:

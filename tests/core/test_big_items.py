@@ -1,0 +1,151 @@
+"""Big and many: a file of hundreds of MiB goes up streamed (memory stays flat, online and through
+``sync``) and arrives byte-identical; thousands of metric names reach the server's lineage in batches."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from polyaxon_integrations import tracking
+from polyaxon_integrations.core.client import PolyaxonClient
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.server
+
+SIZE = 384 << 20  # enough to see a copy in memory (it would be +384 MB), small enough for CI's disk and time
+LIMIT = 64 << 20  # what the tracking may add to the process's peak RSS for such a file
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_file(path: Path) -> Path:
+    with open(path, "wb") as fh:
+        block = os.urandom(1 << 20)  # incompressible, as checkpoints are
+        for i in range(SIZE >> 20):
+            fh.write(block[i % 7 :] + block[: i % 7])
+    return path
+
+
+PEAK = """
+    import os, resource, sys
+    def peak():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    sys.argv = ["polyaxon-integrations", *sys.argv[1:]]
+"""
+
+
+def run_child(code: str, *args: str) -> tuple[int, int, str]:
+    """(peak RSS before the work, peak RSS after it, stdout) of a child process running ``code``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(PEAK) + textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    before, after = (int(x) for x in lines[-1].split())
+    return before, after, "\n".join(lines[:-1])
+
+
+def test_a_big_checkpoint_goes_up_streamed_online_and_through_sync(
+    sandbox: object, host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    store = getattr(sandbox, "artifacts_store", None)
+    if store is None or not Path(store).is_dir():
+        pytest.skip("needs the sandbox's store folder")
+    big = make_file(tmp_path / "model.ckpt")
+    want = sha256(big)
+
+    before, after, out = run_child(
+        f"""
+        from polyaxon_integrations import tracking
+        run = tracking.init(project={project!r})
+        base = peak()
+        run.log_artifact({str(big)!r}, name="ckpt", kind="model")
+        assert run.end(timeout=300) is True
+        print(run.run_uuid)
+        print(base, peak())
+        """
+    )
+    assert after - before < LIMIT, f"online: peak RSS grew by {(after - before) >> 20} MB for a {SIZE >> 20} MB file"
+    uuid = out.strip()
+    assert sha256(Path(store) / uuid / "assets" / "model" / big.name) == want
+
+    offline = tmp_path / "offline-big"
+    before, after, out = run_child(
+        f"""
+        import os
+        os.environ["POLYAXON_OFFLINE_ROOT"] = {str(offline)!r}
+        from polyaxon_integrations import tracking
+        run = tracking.init(project={project!r}, is_offline=True)
+        run.log_artifact({str(big)!r}, name="ckpt", kind="model")
+        run.end()
+        print(run.run_uuid)
+        from polyaxon_integrations.__main__ import main
+        base = peak()
+        assert main(["sync", "--root", {str(offline)!r}]) == 0
+        print(base, peak())
+        """
+    )
+    assert after - before < LIMIT, f"sync: peak RSS grew by {(after - before) >> 20} MB for a {SIZE >> 20} MB file"
+    uuid = out.strip().splitlines()[0]
+    assert sha256(Path(store) / uuid / "assets" / "model" / big.name) == want
+    assert not list(Path("/tmp").glob("plx-sync-*")), "sync must not build a temporary copy of the run"
+
+
+NAMES = 2_500  # one POST of ~1,000 lineage entries is refused; 10,000 were checked by hand (see the issue's note)
+
+
+def test_thousands_of_metric_names_reach_the_lineage(host: str, api: PolyaxonClient, project: str) -> None:
+    run = tracking.init(project=project)
+    assert run is not None
+    run.log_metrics(step=0, **{f"m{i}": float(i) for i in range(NAMES)})
+    assert run.end(timeout=120) is True
+    entries = api.request(
+        "GET",
+        api.api(f"default/{project}/runs/{run.run_uuid}/lineage/artifacts"),
+        params={"limit": 1},
+    )
+    assert entries["count"] == NAMES
+    last = f"m{NAMES - 1}"
+    assert api.get_metrics("default", project, run.run_uuid, [last])[last]["metric"] == [float(NAMES - 1)]
+
+
+def test_an_interrupted_upload_is_retried_until_the_server_has_the_same_bytes(
+    sandbox: object, host: str, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.faults import CuttingProxy
+
+    store = getattr(sandbox, "artifacts_store", None)
+    if store is None or not Path(store).is_dir():
+        pytest.skip("needs the sandbox's store folder")
+    big = tmp_path / "weights.bin"
+    big.write_bytes(os.urandom(24 << 20))
+    proxy = CuttingProxy(host, after=4 << 20, cuts=2)
+    monkeypatch.setenv("POLYAXON_HOST", proxy.host)
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    try:
+        run = tracking.init(project=project)
+        assert run is not None
+        run.log_artifact(big, name="weights", kind="model")
+        with pytest.warns(UserWarning, match="did not answer"):
+            assert run.end(timeout=120) is True
+    finally:
+        proxy.close()
+    assert proxy.cut == 2  # the upload really was cut, twice
+    assert sha256(Path(store) / run.run_uuid / "assets" / "model" / big.name) == sha256(big)
