@@ -8,6 +8,7 @@ namespace and importing one never imports the other. This module imports no fram
 
 from __future__ import annotations
 
+import multiprocessing.context
 import os
 import sys
 import weakref
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ._lightning_media import MediaLoggerMixin
-from .core.adapter import LazyRun
+from .core.adapter import LazyRun, Origin
 from .core.client import PolyaxonClient
 from .core.exceptions import ConfigError
 from .core.guard import guarded
@@ -26,9 +27,22 @@ from .core.params import flatten_params
 from .core.run import Run
 from .core.run_client import RunClient
 
-__all__ = ["LoggerMixin", "LightningNamespace"]
+__all__ = ["CHECKPOINT_KEY", "LightningNamespace", "LoggerMixin", "RunStateMixin"]
 
 FRAMEWORK = "lightning"
+CHECKPOINT_KEY = "polyaxon"  # the checkpoint entry naming the run: {"owner", "project", "run_uuid"}
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a/b": 1}`` (metrics; parameters use :func:`flatten_params`)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}/"))
+        else:
+            flat[name] = value
+    return flat
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,7 @@ class LightningNamespace:
     model_summary: Callable[..., Any]  # ``utilities.model_summary.ModelSummary``
     scan_checkpoints: Callable[[Any, dict[str, float]], list[tuple[float, str, Any, str]]]
     dummy_experiment: Callable[[], Any]  # what ``experiment`` is on other ranks
+    state_callback: type  # ``RunStateMixin`` with the namespace's ``Callback``
 
     @property
     def rank(self) -> int:
@@ -50,6 +65,20 @@ def _score(value: Any) -> float | None:
         return None
     item = getattr(value, "item", None)
     return float(item() if callable(item) else value)
+
+
+class RunStateMixin:
+    """A callback (with the namespace's ``Callback``) that writes the run's id into every checkpoint, so
+    :meth:`LoggerMixin.from_checkpoint` continues that run; the logger adds it to its trainer."""
+
+    def __init__(self, lazy: LazyRun) -> None:
+        super().__init__()
+        self.lazy = lazy
+
+    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        run = self.lazy.run
+        if run is not None:
+            checkpoint[CHECKPOINT_KEY] = {"owner": run.owner, "project": run.project, "run_uuid": run.run_uuid}
 
 
 class LoggerMixin(MediaLoggerMixin):
@@ -89,6 +118,7 @@ class LoggerMixin(MediaLoggerMixin):
         track_env: bool | None = None,
         track_logs: bool | None = None,
         collect_resources: bool | None = None,
+        end_timeout: float | None = None,
     ) -> None:
         """Keep the ``tracking.init`` arguments; the run starts when training does, on rank zero.
 
@@ -101,8 +131,9 @@ class LoggerMixin(MediaLoggerMixin):
         a worker thread). ``save_dir``: where Lightning writes checkpoints
         (``<save_dir>/<project>/<run uuid>/checkpoints``). ``end_on_finalize``: end the run when
         a stage succeeds (the official client's option) instead of at process end or ``end()``.
-        ``track_code``, ``track_env``, ``track_logs``, ``collect_resources``: as for ``tracking.init``
-        (the official logger takes them too, so migrated code keeps its arguments).
+        ``track_code``, ``track_env``, ``track_logs``, ``collect_resources``, ``end_timeout``: as for
+        ``tracking.init`` (the official logger takes them too, so migrated code keeps its arguments).
+        The keywords are spelled out (not ``**options``) because LightningCLI reads them from the signature.
         """
         super().__init__()
         if log_model not in (True, False, "all"):
@@ -129,6 +160,7 @@ class LoggerMixin(MediaLoggerMixin):
             track_env=track_env,
             track_logs=track_logs,
             collect_resources=collect_resources,
+            end_timeout=end_timeout,
         )
         self._prefix = prefix
         self._log_model: bool | Literal["all"] = log_model
@@ -144,12 +176,41 @@ class LoggerMixin(MediaLoggerMixin):
         self._logged_model_time: dict[str, float] = {}  # checkpoint path -> mtime when logged
         self._logged_rel: dict[str, str] = {}  # checkpoint path -> where the run keeps its copy
         self._last_epoch: tuple[int | None, Any] = (None, None)  # (step, epoch) last logged
+        self._next_step: dict[str, int] = {}  # name -> next step, for calls without one (Fabric's ``log``)
+        self._seen: tuple[Any, int | None] = (None, None)  # the last (metrics, step) call
+        self._state_callback: weakref.ref[Any] | None = None  # the trainer given a RunStateMixin callback
+
+    _PROCESS_STATE = (
+        "_callbacks", "_module", "_summarized", "_logged_model_time", "_logged_rel", "_last_epoch", "_next_step",
+        "_state_callback", "_seen",
+    )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a spawned worker (``ddp_spawn``): the run starts here first, so the parent knows it
+        and every worker (and a later ``test`` in new workers) logs into that one run, as W&B's logger does."""
+        if multiprocessing.context.get_spawning_popen() is not None and self._lightning.rank == 0:
+            self._lazy.get()
         state = self.__dict__.copy()
-        for key in ("_callbacks", "_module", "_summarized", "_logged_model_time", "_logged_rel", "_last_epoch"):
+        for key in self._PROCESS_STATE:
             state.pop(key, None)
         return state
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint_path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """A logger that continues the run a checkpoint of ours was saved in (``fit(ckpt_path=...)``
+        in a new process: same run, steps go on). A checkpoint without our entry gives a new run.
+
+        >>> ckpt = "mnist/<run uuid>/checkpoints/last.ckpt"  # doctest: +SKIP
+        >>> Trainer(logger=PolyaxonLogger.from_checkpoint(ckpt)).fit(model, ckpt_path=ckpt)  # doctest: +SKIP
+        """
+        import torch
+
+        checkpoint = torch.load(os.fspath(checkpoint_path), map_location="cpu", weights_only=False, mmap=True)
+        logger = cls(**kwargs)
+        entry = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
+        if isinstance(entry, dict) and entry.get("run_uuid") and "run_uuid" not in kwargs:
+            logger._lazy.continue_run(entry.get("owner"), entry.get("project"), normalize_uuid(entry["run_uuid"]))
+        return logger
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -159,8 +220,9 @@ class LoggerMixin(MediaLoggerMixin):
 
     @property
     def experiment(self) -> Run | Any:
-        """The core :class:`~polyaxon_integrations.tracking.Run` on rank zero (started now if needed)."""
-        run = self._run()
+        """The core :class:`~polyaxon_integrations.tracking.Run` on rank zero (started now if needed;
+        after :meth:`end`, the ended run: reading it never starts another)."""
+        run = self._run(reopen=False)
         return run if run is not None else self._lightning.dummy_experiment()
 
     @property
@@ -169,17 +231,14 @@ class LoggerMixin(MediaLoggerMixin):
         run = self._lazy.run
         if run is not None:
             return run.project
-        project = self._lazy.init_kwargs.get("project")
+        project = self._lazy.options.get("project")
         return str(project).rsplit("/", 1)[-1] if project else "polyaxon"
 
     @property
     def version(self) -> str | None:
         """The run's uuid (None before the run is known)."""
         run = self._lazy.run
-        if run is not None:
-            return run.run_uuid
-        run_uuid = self._lazy.init_kwargs.get("run_uuid")
-        return str(run_uuid) if run_uuid else None
+        return run.run_uuid if run is not None else self._lazy.run_uuid
 
     @property
     def save_dir(self) -> str:
@@ -197,10 +256,10 @@ class LoggerMixin(MediaLoggerMixin):
         """The run if already started on this rank (never starts one)."""
         return self._lazy.run
 
-    def _run(self) -> Run | None:
+    def _run(self, reopen: bool = True) -> Run | None:
         if self._lightning.rank != 0:
             return None
-        return self._lazy.get()
+        return self._lazy.get(reopen)
 
     # --- hooks (rank zero; a tracking error never stops training) -------------------
 
@@ -210,6 +269,8 @@ class LoggerMixin(MediaLoggerMixin):
         run = self._run()
         if run is None or params is None:
             return
+        if isinstance(params, Mapping):  # LightningCLI adds ``_instantiator`` (and its class path) to hparams
+            params = {k: v for k, v in params.items() if not str(k).startswith("_")}
         flat = flatten_params(params)
         if flat:
             run.log_inputs(**flat)
@@ -222,18 +283,31 @@ class LoggerMixin(MediaLoggerMixin):
             run = self._run()
             if run is None:
                 return
+        if metrics is self._seen[0] and step == self._seen[1]:
+            return  # the same call again: this logger is in the trainer's list twice
+        self._seen = (metrics, step)
         values = dict(metrics)
         found = values.pop("step", None)
         if step is None and found is not None:
             step = int(found)
+        if any(isinstance(v, Mapping) for v in values.values()):  # Fabric's log_dict takes nested dicts
+            values = _flatten(values)
         epoch = (step, values.get("epoch"))
         if "epoch" in values and epoch == self._last_epoch:
             del values["epoch"]  # Lightning repeats it with every call; one point per step is enough
         self._last_epoch = epoch
         if self._prefix:
             values = {f"{self._prefix}/{key}": value for key, value in values.items()}
-        if values:  # ``values`` is our own dict: handed over as it is (a bad one is named, the others logged)
-            run._log_metrics(step, None, values)
+        if step is None:  # Fabric's ``log(name, value)``: each name counts its own steps
+            for key in values:
+                self._log_counted(run, key, values[key])
+        elif values:  # ``values`` is our own dict: handed over as it is (a bad one is named, the others logged)
+            run.log_dict(values, step)
+
+    def _log_counted(self, run: Run, name: str, value: Any) -> None:
+        step = self._next_step.get(name, 0)
+        self._next_step[name] = step + 1
+        run.log_dict({name: value}, step)
 
     @guarded("lightning log_graph")
     def log_graph(self, model: Any, input_array: Any = None) -> None:
@@ -242,6 +316,7 @@ class LoggerMixin(MediaLoggerMixin):
         if run is None:
             return
         self._module = weakref.ref(model)
+        self._attach_state_callback(getattr(model, "_trainer", None))
         if self._summarized == id(model):
             return
         self._summarized = id(model)
@@ -252,6 +327,42 @@ class LoggerMixin(MediaLoggerMixin):
             "model/params_trainable": int(summary.trainable_parameters),
         }
         run.log_inputs(**counts)
+
+    def _attach_state_callback(self, trainer: Any) -> None:
+        """Add a callback that writes the run's id into every checkpoint the trainer saves (once per trainer)."""
+        known = self._state_callback() if self._state_callback is not None else None
+        if trainer is None or known is trainer:
+            return
+        self._state_callback = weakref.ref(trainer)
+        if not any(isinstance(c, RunStateMixin) and c.lazy is self._lazy for c in trainer.callbacks):
+            trainer.callbacks.append(self._lightning.state_callback(self._lazy))
+        run = self._lazy.run
+        if run is not None:
+            self._save_cli_config(trainer, run)
+
+    def _save_cli_config(self, trainer: Any, run: Run) -> None:
+        """LightningCLI: the whole resolved config (trainer, model, data, seed) into inputs, and its
+        ``config.yaml`` into the run. LightningCLI writes that file into ``trainer.log_dir``, which for a
+        logger like ours is the shared ``save_dir``; it is moved into the run, so the next run of the same
+        command does not stop on "config.yaml already exists"."""
+        for callback in trainer.callbacks:  # LightningCLI's SaveConfigCallback (or a subclass), by what it holds
+            parser, config = getattr(callback, "parser", None), getattr(callback, "config", None)
+            filename = getattr(callback, "config_filename", None)
+            if parser is None or config is None or not isinstance(filename, str) or not hasattr(parser, "dump"):
+                continue
+            text = parser.dump(config, skip_none=False)
+            run.log_file(filename, text)
+            values = config.as_dict() if hasattr(config, "as_dict") else dict(vars(config))
+            values.pop("config", None)  # the paths of the files given with --config
+            run.log_inputs(**flatten_params(values))
+            written = Path(self._save_dir) / filename
+            if trainer.loggers and trainer.loggers[0] is self and getattr(callback, "save_to_log_dir", False):
+                try:
+                    if written.is_file() and written.read_text() == text:
+                        written.unlink()
+                except OSError:
+                    pass
+            return
 
     @guarded("lightning after_save_checkpoint")
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
@@ -338,21 +449,14 @@ class LoggerMixin(MediaLoggerMixin):
         if run is None or run.ended:
             return
         if status == "failed":
-            self._end_after_error(run)
+            exc = sys.exc_info()[1]
+            self._lazy.finish(exc, message=None if exc is not None else "Lightning reported a failure",
+                              status=None if exc is not None else "failed")  # fmt: skip
             return
         if status == "success":
             self._log_final_checkpoints(run)
-            if self._end_on_finalize:
-                run.end("succeeded")
-
-    def _end_after_error(self, run: Run) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, KeyboardInterrupt):
-            run.end("stopped", message="KeyboardInterrupt")
-        elif exc is not None:
-            run.end("failed", message=f"{type(exc).__name__}: {exc}"[:1000])
-        else:
-            run.end("failed", message="Lightning reported a failure")
+            if self._end_on_finalize or self._lazy.origin is Origin.HANDED:  # a worker: write and send it all
+                self._lazy.finish()
 
     def end(self, status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
         """End the run now (else the process does, as ``succeeded``/``failed``/``stopped``); idempotent."""

@@ -16,11 +16,8 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 import threading
-from collections.abc import Iterable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -36,9 +33,10 @@ from .core.params import flatten_params
 from .core.replica import ReplicaRun
 
 if TYPE_CHECKING:
-    from .core.client import PolyaxonClient
+    from typing_extensions import Unpack
+
+    from .core.options import InitOptions
     from .core.run import Run
-    from .core.run_client import RunClient
 
 __all__ = ["PolyaxonCallback", "PolyaxonKerasCallback"]
 
@@ -55,6 +53,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     ``log_model="best"`` saves the model into the run when ``monitor`` improves (``mode``
     ``"auto"`` reads the direction from the metric); ``"end"`` (or ``True``) when ``fit`` ends.
     Saving happens on the training thread (the weights are the model's); the upload does not.
+    The other keywords are ``tracking.init``'s (``project``, ``run_uuid``, ``track_code``...).
+    A subclass gets every hook, ours and Keras's (``on_batch_end`` too).
     """
 
     async_safe = True  # the batch hook only enqueues: Keras may keep dispatching it off the training thread
@@ -63,22 +63,18 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self,
         run: Run | None = None,  # positional too, as the official ``PolyaxonCallback(run)``
         *,
-        project: str | None = None,
-        owner: str | None = None,
-        run_uuid: str | None = None,
-        is_new: bool | None = None,
-        is_offline: bool | None = None,
-        client: PolyaxonClient | RunClient | None = None,
-        name: str | None = None,
-        description: str | None = None,
-        tags: str | Iterable[str] | None = None,
         log_every_n_steps: int | None = None,
         log_model: bool | str = False,
         monitor: str = "val_loss",
         mode: str = "auto",
         histogram_freq: int = 0,
+        **options: Unpack[InitOptions],
     ) -> None:
         super().__init__()
+        cls = type(self)
+        if (cls.on_train_batch_end is not PolyaxonCallback.on_train_batch_end
+                or cls.on_batch_end is not keras.callbacks.Callback.on_batch_end):  # fmt: skip
+            self.async_safe = False  # a subclass's own batch hooks: Keras calls them on the training thread
         log_model = "end" if log_model is True else log_model
         if log_model not in (False, None, "best", "end"):
             raise ConfigError(f"log_model={log_model!r}: use False, 'best' (with monitor=, mode=) or 'end'.")
@@ -90,10 +86,11 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if type(histogram_freq) is not int or histogram_freq < 0:
             raise ConfigError(f"histogram_freq={histogram_freq!r}: use a number of epochs, or 0 for off.")
         self.histogram_freq = histogram_freq  # weight histograms every N epochs, as Keras' TensorBoard callback
-        context = {"project": project, "owner": owner, "run_uuid": run_uuid, "is_new": is_new, "is_offline": is_offline}
-        if run is not None and any(v is not None for v in (*context.values(), client)):
+        if run is not None and any(v is not None for v in options.values()):
             raise ConfigError("Pass either run= (log to that run) or where to log (project=, run_uuid=...), not both.")
-        self._lazy = LazyRun(run, client=client, name=name, description=description, tags=tags, **context)
+        self._lazy = LazyRun(run, **options)
+        self._monitor_op: Any = None  # Keras's own answer to "should monitor go up or down"
+        self._seen: tuple[str, int, Any] | None = None  # the last (hook, index, logs): a second call is a repeat
         self._lock = threading.Lock()
         self._in_fit = False
         self._steps_per_call = 1
@@ -112,7 +109,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def __getstate__(self) -> dict[str, Any]:
         """A pickled copy (another process) attaches to the same run; the model is not carried."""
         state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_model")}
-        return {**state, "_model": None, "_described": None}
+        return {**state, "_model": None, "_described": None, "_seen": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
@@ -164,24 +161,27 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         process.mark_unfinished(run, _RAISED)
         self._epoch_offset = None
         self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1  # batch hooks come every k steps
-        params = self.params or {}
-        inputs: dict[str, Any] = {
-            "epochs": params.get("epochs"),
-            "steps_per_epoch": params.get("steps"),
-            "batch_size": _fit_argument(self.model, "batch_size"),
-        }
+        params = self.params or {}  # Keras gives callbacks no batch size: log it with tracking.log_inputs
+        inputs: dict[str, Any] = {"epochs": params.get("epochs"), "steps_per_epoch": params.get("steps")}
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None:
             inputs["optimizer"] = {"class": type(optimizer).__name__, **optimizer.get_config()}
             inputs["learning_rate"] = self._learning_rate()
         run.log_inputs(**flatten_params({k: v for k, v in inputs.items() if v is not None}))
 
-    @guarded("keras on_train_batch_end")
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._train_batch_end(batch, logs)
+        if not self.async_safe:  # a subclass with its own ``on_batch_end`` (Keras's base calls it from here)
+            self.on_batch_end(batch, logs=logs)
+
+    @guarded("keras on_train_batch_end")
+    def _train_batch_end(self, batch: int, logs: dict[str, Any] | None) -> None:
         every, run = self.log_every_n_steps, self._lazy.run
         if not every or run is None or not self._in_fit:
             return
         with self._lock:  # Keras may run this on several threads at once, out of order (async_safe)
+            if self._repeat("batch", batch, logs):
+                return
             self._epoch_batches = max(self._epoch_batches, batch + 1)
             step = self._batch_base + batch + 1  # optimizer steps done in this run
             mark = step - step % every  # the last multiple of n this call's steps reach
@@ -189,6 +189,14 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 return
             self._early[mark] = (step, {f"batch/{k}": v for k, v in (logs or {}).items()})
             self._release(run, every)
+
+    def _repeat(self, hook: str, index: int, logs: Any) -> bool:
+        """The same hook with the same logs object again: this callback is in the list twice."""
+        seen = self._seen
+        if logs is not None and seen is not None and seen[2] is logs and seen[0] == hook and seen[1] == index:
+            return True
+        self._seen = (hook, index, logs)
+        return False
 
     def _release(self, run: Run, every: int | None) -> None:
         """Log waiting batch rows in step order: the next one due (``every``), or all (``None``: epoch end)."""
@@ -203,6 +211,8 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if run is None or self._run_uuid != run.run_uuid:
             return
         with self._lock:  # Keras has waited for the epoch's batch hooks before calling this one
+            if self._repeat("epoch", epoch, logs):
+                return
             self._release(run, None)
             self._batch_base += self._epoch_batches
             self._epoch_batches = 0
@@ -244,7 +254,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     @guarded("keras on_test_end")
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         run = self._lazy.run
-        if not self._in_fit and run is not None and logs:
+        if not self._in_fit and run is not None and logs and not self._repeat("test", 0, logs):
             step = self._last_epoch if self._last_epoch is not None else 0
             _log(run, step, {f"eval/{k}": v for k, v in logs.items()})
 
@@ -260,7 +270,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
             warn_once(f"keras-monitor-{self.monitor}", f"polyaxon-integrations: monitor={self.monitor!r} is not "
                       f"in the logs ({', '.join(sorted(metrics))}); no best model is saved.")  # fmt: skip
             return
-        value, mode = float(value), self._direction()
+        value, mode = float(value), self._direction(value)
         if mode is None or math.isnan(value):
             return
         if self._best is not None and not (value < self._best if mode == "min" else value > self._best):
@@ -269,20 +279,24 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         summary = {"monitor": self.monitor, "mode": mode, "score": value, "epoch": step}
         run.log_model(self._save(run, "best"), name="best", framework="keras", summary=summary)
 
-    def _direction(self) -> str | None:
-        """``mode``; in auto mode as Keras's ModelCheckpoint decides: loss down, else the metric's own direction."""
+    def _direction(self, value: float) -> str | None:
+        """``mode``; in auto mode, Keras's own answer: an ``EarlyStopping`` in auto mode is asked (through its
+        public hooks) which way ``monitor`` improves, so we agree with Keras's checkpointing on every version."""
         if self.mode != "auto":
             return self.mode
-        name = self.monitor.removeprefix("val_")
-        if name == "loss":
-            return "min"
-        for group in getattr(self.model, "metrics", []):  # compile() groups its metrics in CompileMetrics
-            for metric in (group, *(getattr(group, "metrics", None) or ())):
-                if getattr(metric, "name", None) == name and getattr(metric, "_direction", None) in ("up", "down"):
-                    return "max" if metric._direction == "up" else "min"
-        warn_once(f"keras-mode-{self.monitor}", f"polyaxon-integrations: cannot tell whether {self.monitor!r} "
-                  "should go up or down; pass mode='min' or mode='max' to save the best model.")  # fmt: skip
-        return None
+        if self._monitor_op is None:
+            probe = keras.callbacks.EarlyStopping(monitor=self.monitor, mode="auto", patience=2**31)
+            probe.set_model(self.model)
+            try:
+                probe.on_train_begin()
+                probe.on_epoch_end(0, {self.monitor: value})
+            except ValueError:  # Keras cannot tell either
+                warn_once(f"keras-mode-{self.monitor}", f"polyaxon-integrations: cannot tell whether "
+                          f"{self.monitor!r} should go up or down; pass mode='min' or mode='max' to save the best "
+                          "model.")  # fmt: skip
+                return None
+            self._monitor_op = probe.monitor_op
+        return "max" if self._monitor_op is keras.ops.greater else "min"
 
     def _save(self, run: Run, name: str) -> Path:
         """Save the model straight into the run's outputs (atomically: uploads never see half a file)."""
@@ -301,17 +315,6 @@ def _log(run: Run, step: int, metrics: dict[str, Any]) -> None:
         if reraise():
             raise
         warn_once(f"keras-metric-{sorted(metrics)}", f"polyaxon-integrations: {exc}")
-
-
-def _fit_argument(model: Any, name: str) -> Any:
-    """An argument of the running ``fit`` (Keras gives callbacks no batch size), read from its frame."""
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
-            value = frame.f_locals.get(name)
-            return value if isinstance(value, int) else None
-        frame = frame.f_back
-    return None
 
 
 #: The official client's other name (``polyaxon.tracking.contrib.keras.PolyaxonKerasCallback``).

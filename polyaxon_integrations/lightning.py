@@ -13,6 +13,7 @@ from __future__ import annotations
 try:
     from lightning.fabric.loggers.logger import _DummyExperiment
     from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch.callbacks import Callback
     from lightning.pytorch.loggers.logger import Logger
     from lightning.pytorch.loggers.utilities import _scan_checkpoints
     from lightning.pytorch.utilities.model_summary.model_summary import ModelSummary
@@ -21,9 +22,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "polyaxon_integrations.lightning needs Lightning: pip install 'polyaxon-integrations[lightning]'"
     ) from exc
 
-from ._lightning_impl import LightningNamespace, LoggerMixin
+from ._lightning_impl import LightningNamespace, LoggerMixin, RunStateMixin
 
 __all__ = ["PolyaxonCallback", "PolyaxonLogger"]
+
+
+class _RunState(RunStateMixin, Callback):
+    """Writes the run's id into the trainer's checkpoints (added by the logger)."""
 
 
 class PolyaxonLogger(LoggerMixin, Logger):
@@ -34,6 +39,7 @@ class PolyaxonLogger(LoggerMixin, Logger):
         model_summary=ModelSummary,
         scan_checkpoints=_scan_checkpoints,
         dummy_experiment=_DummyExperiment,
+        state_callback=_RunState,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 try:
     from lightning_fabric.loggers.logger import _DummyExperiment
     from lightning_fabric.utilities.rank_zero import rank_zero_only
+    from pytorch_lightning.callbacks import Callback
     from pytorch_lightning.loggers.logger import Logger
     from pytorch_lightning.loggers.utilities import _scan_checkpoints
     from pytorch_lightning.utilities.model_summary.model_summary import ModelSummary
@@ -22,9 +23,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'polyaxon-integrations[pytorch-lightning]'"
     ) from exc
 
-from ._lightning_impl import LightningNamespace, LoggerMixin
+from ._lightning_impl import LightningNamespace, LoggerMixin, RunStateMixin
 
 __all__ = ["PolyaxonCallback", "PolyaxonLogger"]
+
+
+class _RunState(RunStateMixin, Callback):
+    """Writes the run's id into the trainer's checkpoints (added by the logger)."""
 
 
 class PolyaxonLogger(LoggerMixin, Logger):
@@ -35,6 +40,7 @@ class PolyaxonLogger(LoggerMixin, Logger):
         model_summary=ModelSummary,
         scan_checkpoints=_scan_checkpoints,
         dummy_experiment=_DummyExperiment,
+        state_callback=_RunState,
     )
 
 

@@ -16,8 +16,9 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .core import env
+from .core import current, env
 from .core.exceptions import PolyaxonError
+from .core.options import clean_options
 
 if TYPE_CHECKING:
     from .core.client import PolyaxonClient
@@ -46,8 +47,6 @@ __all__ = [
     "set_name",
 ]
 
-TRACKING_RUN: Run | None = None
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -70,7 +69,8 @@ def init(
     """Start (or resume, or attach to) a run and make it current.
 
     Precedence: ``client`` > in-cluster context > ``POLYAXON_HOST``/``POLYAXON_AUTH_TOKEN`` >
-    the Polyaxon CLI's files; ``project``/``owner``/``run_uuid`` override the cached ones.
+    the Polyaxon CLI's files; ``project``/``owner``/``run_uuid`` override the cached ones
+    (``POLYAXON_RUN_UUID`` names a run to continue when ``run_uuid`` is not given).
     Raises :class:`~polyaxon_integrations.exceptions.NoContextError` listing what was checked
     when nothing says where to log.
 
@@ -82,37 +82,25 @@ def init(
     In a distributed job only global rank 0 starts the run; other ranks get a run whose calls
     do nothing (see :mod:`polyaxon_integrations.core.rank` and docs/distributed.md).
     """
-    global TRACKING_RUN
-    if env.read_bool(env.NO_OP):
-        TRACKING_RUN = None
-        return None
-    from .core.rank import detect  # the core loads with the first run, not with this module
-
-    replica = detect()
-    if not replica.is_main:  # distributed: global rank 0 alone tracks the run (see core/rank.py)
-        from .core.replica import start_replica
-
-        wanted = {"owner": owner, "project": project, "run_uuid": run_uuid, "end_timeout": end_timeout}
-        TRACKING_RUN = start_replica(replica, {**wanted, "collect_resources": collect_resources})
-        return TRACKING_RUN
-    from .core.context import resolve
-    from .core.run import Run
-
-    context = resolve(
-        owner=owner, project=project, run_uuid=run_uuid, client=client, is_new=is_new, is_offline=is_offline
+    options = clean_options(
+        dict(
+            owner=owner,
+            project=project,
+            run_uuid=run_uuid,
+            client=client,
+            is_new=is_new,
+            is_offline=is_offline,
+            name=name,
+            description=description,
+            tags=tags,
+            end_timeout=end_timeout,
+            track_code=track_code,
+            track_env=track_env,
+            track_logs=track_logs,
+            collect_resources=collect_resources,
+        )
     )
-    TRACKING_RUN = Run(
-        context,
-        name=name,
-        description=description,
-        tags=[tags] if isinstance(tags, str) else tags,
-        end_timeout=end_timeout,
-        track_code=track_code,
-        track_env=track_env,
-        track_logs=track_logs,
-        collect_resources=collect_resources,
-    )
-    return TRACKING_RUN
+    return current.start(options, by_user=True)
 
 
 def __getattr__(name: str) -> Any:
@@ -126,7 +114,7 @@ def __getattr__(name: str) -> Any:
 
 def get_run() -> Run | None:
     """The current run, or None before ``init`` (or with ``POLYAXON_NO_OP``)."""
-    return TRACKING_RUN
+    return current.RUN
 
 
 def _current(fn: F) -> F:
@@ -134,7 +122,7 @@ def _current(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        run = TRACKING_RUN
+        run = current.RUN
         if run is None:
             return _no_run(fn.__name__)
         return getattr(run, fn.__name__)(*args, **kwargs)
@@ -152,11 +140,11 @@ def log_metrics(step: int | None = None, timestamp: Any = None, **metrics: Any) 
 
     Written out rather than through ``_current``: this is the call inside training loops.
     """
-    run = TRACKING_RUN
+    run = current.RUN
     if run is None:
         _no_run("log_metrics")
         return
-    run._log_metrics(step, timestamp, metrics)
+    run.log_dict(metrics, step, timestamp)  # ``metrics`` is this call's own dict
 
 
 @_current
@@ -244,7 +232,7 @@ def get_outputs_path() -> str:
 
 def end(status: str = "succeeded", message: str | None = None, timeout: float | None = None) -> bool:
     """End the current run (idempotent); True when the server has everything."""
-    run = TRACKING_RUN
+    run = current.RUN
     if run is None:
         return True
     return run.end(status, message=message, timeout=timeout)
@@ -299,8 +287,9 @@ def get_or_create_run(tracking_run: Run | None = None) -> Run | None:
     """``tracking_run`` if given, else the current run, else a new one from ``init()``'s defaults."""
     if tracking_run is not None:
         return tracking_run
-    if TRACKING_RUN is not None:
-        return TRACKING_RUN
+    current_run = current.get()
+    if current_run is not None:
+        return current_run
     return init()
 
 

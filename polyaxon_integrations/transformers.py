@@ -10,12 +10,15 @@ CLI's files), the run name by ``args.run_name``, model logging by ``POLYAXON_LOG
 
 Metrics keep the names transformers gives them (``loss``, ``eval_loss``, ``train_runtime``,
 ``test_accuracy``...) at ``step = global_step``, as in ``trainer.state.log_history``. Each
-``train()`` is one run (each trial of a hyperparameter search too), ended ``succeeded`` at its
-end, or ``failed`` if it raises (at the next ``train()`` or at process exit, since transformers
-has no hook for it); an ``evaluate()``/``predict()`` after it logs into the same run, which the
-process end (or ``tracking.end()``) then closes. A run started with ``tracking.init()`` is used
-instead and left for its owner to end. Importing this module registers ``"polyaxon"``;
-installing the package does too (see :mod:`polyaxon_integrations._autoload`).
+``train()`` is one run (each trial of a hyperparameter search too), ended by the core's ownership
+rule (:mod:`polyaxon_integrations.core.adapter`): ``succeeded`` at its end, ``stopped`` for a
+trial the search pruned, ``failed`` if it raises (at the next ``train()`` or at process exit,
+since transformers has no hook for it); an ``evaluate()``/``predict()`` after it continues the
+same run. ``train(resume_from_checkpoint=...)`` continues the run the checkpoint's
+``trainer_state.json`` names (also in a new process), and ``POLYAXON_RUN_UUID`` names a run to
+continue. A run started with ``tracking.init()`` is used instead and left for its owner to end.
+Importing this module registers ``"polyaxon"``; installing the package does too (see
+:mod:`polyaxon_integrations._autoload`).
 """
 
 from __future__ import annotations
@@ -30,43 +33,59 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "polyaxon_integrations.transformers needs transformers: pip install 'polyaxon-integrations[transformers]'"
     ) from exc
+try:
+    from transformers.trainer_callback import ExportableState
+except ImportError:  # pragma: no cover - transformers < 4.41 saves no callback state
+    ExportableState = object  # type: ignore[misc,assignment]
 
 from .core import env, process
-from .core.adapter import LazyRun
+from .core.adapter import LazyRun, Origin
 from .core.events import InvalidValueError, to_number
 from .core.exceptions import ConfigError
 from .core.guard import guarded, warn_once
+from .core.names import normalize_uuid
+from .core.options import clean_options
 from .core.params import flatten_params
 
 if TYPE_CHECKING:
     from transformers.trainer_callback import TrainerControl, TrainerState
     from transformers.training_args import TrainingArguments
+    from typing_extensions import Unpack
 
+    from .core.options import InitOptions
     from .core.run import Run
 
 __all__ = ["PolyaxonCallback", "register"]
 
 _LOG_MODEL = ("false", "end", "checkpoint")
 _RAISED = "Trainer.train() raised before it ended"
+_SAVED_OPTIONS = ("owner", "project", "name", "description", "tags", "is_offline", "end_timeout", "track_code",
+                  "track_env", "track_logs", "collect_resources")  # fmt: skip  # JSON-able, for trainer_state.json
 
 
-class PolyaxonCallback(TrainerCallback):
+class PolyaxonCallback(TrainerCallback, ExportableState):
     """Logs a ``Trainer``'s inputs, metrics, checkpoints and status to Polyaxon, from world process zero only.
 
-    ``run`` (or ``tracking.init`` arguments such as ``project``) says where; otherwise a run started
+    ``run`` (or ``tracking.init`` options such as ``project``) says where; otherwise a run started
     with ``tracking.init()`` is reused, or one is started from the context (``POLYAXON_PROJECT``...).
     ``log_model``: ``"false"``, ``"end"`` (final or best model) or ``"checkpoint"`` (every save).
+    The run's id is saved in each checkpoint (``trainer_state.json``), so
+    ``train(resume_from_checkpoint=...)`` in a new process continues the same run.
 
     >>> Trainer(model, args, callbacks=[PolyaxonCallback(project="acme/bert")])  # doctest: +SKIP
     """
 
-    def __init__(self, run: Run | None = None, *, log_model: str | bool | None = None, **init_kwargs: Any) -> None:
-        self._init_kwargs = init_kwargs
-        self._lazy = LazyRun(run, **init_kwargs)
-        self._given = run is not None  # a run handed to us is the caller's to end...
-        self._owned = False  # ...and so is a tracking.init() run we reuse: we end only the runs we started
-        self._training = False
-        self._finished: dict[str, str] | None = None  # the run a train() ended, for an evaluate() after it
+    def __init__(
+        self, run: Run | None = None, *, log_model: str | bool | None = None, **options: Unpack[InitOptions]
+    ) -> None:
+        self._options = clean_options(dict(options))
+        if run is not None and any(v is not None for v in options.values()):
+            raise ConfigError("Pass either run= (log to that run) or where to log (project=, run_uuid=...), not both.")
+        self._given = run
+        self._lazy = LazyRun(run, **self._options)
+        self._train_state: Any = None  # the TrainerState of the train() in progress (hooks come twice if passed twice)
+        self._ended_state: Any = None  # ...and of the last train() ended
+        self._saved_step: int | None = None
         self._trials = 0
         self._broken = False  # starting the run failed in this train(): warned once, not retried per log
         self._last: dict[str, tuple[int, float | int]] = {}  # name -> (step, value) of its last row
@@ -77,41 +96,54 @@ class PolyaxonCallback(TrainerCallback):
         """The run logged to (None before training starts), as the Keras and Lightning adapters have it."""
         return self._lazy.run
 
+    def state(self) -> dict[str, Any]:
+        """What ``trainer_state.json`` keeps of us in each checkpoint: the run, so a resume continues it."""
+        args: dict[str, Any] = {k: v for k, v in self._options.items() if k in _SAVED_OPTIONS}
+        if self._lazy.run_uuid is not None and self._lazy.origin is not Origin.USER:
+            run = self._lazy.run
+            args.update(run_uuid=self._lazy.run_uuid)
+            if run is not None:
+                args.update(owner=run.owner, project=run.project)
+        if isinstance(args.get("tags"), tuple | set):
+            args["tags"] = list(args["tags"])
+        return {"args": {**args, "log_model": self.log_model}, "attributes": {}}
+
     # --- the run -------------------------------------------------------------------------------
 
-    def _open(self, args: TrainingArguments, state: TrainerState, model: Any, *, new: bool) -> Run | None:
-        """The run to log into: a new one per ``train()`` (and per trial); the same one for an evaluate after it."""
-        current = self._lazy.run
-        if current is not None and not current.ended and not new:
-            return current
-        if self._broken and not new:
-            return None
-        reopen = not new and self._finished is not None
-        if new and current is not None and not current.ended:  # a previous train() or its evaluate()
-            self._end(current, "failed" if self._training else "succeeded", _RAISED if self._training else None)
-        if not self._given:
-            kwargs = dict(self._init_kwargs)
-            if reopen:
-                kwargs.update(self._finished or {})
-            elif state.is_hyper_param_search or state.trial_params is not None:
-                self._trials += 1
-                prefix = f"{args.run_name}-" if args.run_name else ""
-                kwargs.update(name=state.trial_name or f"{prefix}trial-{self._trials - 1}", is_new=True)
-            elif args.run_name:
-                kwargs.setdefault("name", args.run_name)
-            self._lazy = LazyRun(**kwargs)
-        self._finished = None
-        from . import tracking
+    def _new_train(self, args: TrainingArguments, state: TrainerState) -> LazyRun:
+        """The run of this ``train()``: the one its checkpoint names, a trial's own, or a new one."""
+        if self._given is not None:
+            return LazyRun(self._given)
+        options: dict[str, Any] = dict(self._options)
+        saved = _saved_run(state) if state.global_step > 0 else None  # resumed from a checkpoint of ours
+        if saved is not None:
+            lazy = LazyRun(**options)
+            lazy.continue_run(saved.get("owner"), saved.get("project"), saved["run_uuid"])
+            return lazy
+        if state.is_hyper_param_search or state.trial_params is not None:
+            self._trials += 1
+            prefix = f"{args.run_name}-" if args.run_name else ""
+            options.update(name=state.trial_name or f"{prefix}trial-{self._trials - 1}", is_new=True)
+        elif args.run_name:
+            options.setdefault("name", args.run_name)
+        return LazyRun(**options)
 
-        before = tracking.get_run()
+    def _get(self) -> Run | None:
+        """The run (continued if a train() ended it: an evaluate() after it logs there too)."""
+        if self._broken:
+            return None
         self._broken = True
         run = self._lazy.get()
         self._broken = False
-        if run is None:
-            return None
-        self._owned = not self._given and run is not before
-        if not reopen:
-            self._last = {}
+        return run
+
+    def _first_use(self, args: TrainingArguments, state: TrainerState, model: Any) -> Run | None:
+        """An ``evaluate()``/``predict()`` with no ``train()`` before: its own run, named and described."""
+        if self._lazy.run_uuid is None and self._given is None and args.run_name:
+            named: dict[str, Any] = {"name": args.run_name, **self._options}
+            self._lazy = LazyRun(**named)
+        run = self._get()
+        if run is not None:
             self._log_inputs(run, args, state, model)
         return run
 
@@ -129,23 +161,27 @@ class PolyaxonCallback(TrainerCallback):
             inputs.update(flatten_params(state.trial_params, prefix="trial"))
         run.log_inputs(**inputs)
 
-    def _end(self, run: Run, status: str, message: str | None = None) -> None:
-        if self._owned and not run.ended:
-            run.end(status, message=message)
-
     # --- hooks (world process zero only; a tracking error never stops training) ---------------
 
     @guarded("transformers on_train_begin")
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
     ) -> None:
-        if state.is_world_process_zero:
-            run = self._open(args, state, model, new=True)
-            self._training = True
-            if run is not None and self._owned:  # train() has no failure hook: a normal exit before its end fails
-                process.mark_unfinished(run, _RAISED)
-            if run is not None:
-                self._watcher = _watch(run, model, state)
+        if not state.is_world_process_zero or state is self._train_state:  # passed twice: once is enough
+            return
+        if self._train_state is not None:  # the previous train() raised: transformers has no hook for that
+            self._lazy.finish(status="failed", message=_RAISED)
+        self._train_state = state
+        self._lazy = self._new_train(args, state)
+        self._broken = False
+        run = self._get()
+        if run is None:
+            return
+        self._last = {}
+        self._log_inputs(run, args, state, model)
+        if self._lazy.owned:  # train() has no failure hook: a normal exit before its end fails the run
+            process.mark_unfinished(run, _RAISED)
+        self._watcher = _watch(run, model, state)
 
     @guarded("transformers on_log")
     def on_log(
@@ -172,7 +208,7 @@ class PolyaxonCallback(TrainerCallback):
     def _log(self, args: TrainingArguments, state: TrainerState, model: Any, values: dict[str, Any]) -> None:
         """Numbers at ``global_step``; a row equal to the last one of its name is skipped, since
         ``evaluate()`` hands the same values to ``on_log`` and ``on_evaluate`` and every log repeats ``epoch``."""
-        run = self._open(args, state, model, new=False)
+        run = self._first_use(args, state, model) if not self._lazy.resolved else self._get()
         step, numbers = state.global_step, {}
         for name, value in values.items():
             try:
@@ -188,25 +224,29 @@ class PolyaxonCallback(TrainerCallback):
                 numbers[name] = number
         if run is not None and numbers:
             try:
-                run.log_metrics(step=step, **numbers)
+                run.log_dict(numbers, step)
             except ConfigError as exc:  # a name the server cannot store (',' or '|'): the core logged the others
                 warn_once(f"transformers-metric:{exc}", f"polyaxon-integrations: {exc}")
 
     @guarded("transformers on_save")
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         run = self._lazy.run
-        if state.is_world_process_zero and self.log_model == "checkpoint" and run is not None and not run.ended:
-            folder = _checkpoint(args.output_dir, state.global_step)
-            if folder is not None:  # copied and uploaded by the run's worker threads
-                run.log_model(folder, name="checkpoint", framework="transformers", step=state.global_step)
+        if not state.is_world_process_zero or self.log_model != "checkpoint" or run is None or run.ended:
+            return
+        if self._saved_step == state.global_step:
+            return
+        self._saved_step = state.global_step
+        folder = _checkpoint(args.output_dir, state.global_step)
+        if folder is not None:  # copied and uploaded by the run's worker threads
+            run.log_model(folder, name="checkpoint", framework="transformers", step=state.global_step)
 
     @guarded("transformers on_train_end")
     def on_train_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
     ) -> None:
-        if not state.is_world_process_zero:
+        if not state.is_world_process_zero or state is not self._train_state:
             return
-        self._training = False
+        self._train_state = None
         watcher, self._watcher = getattr(self, "_watcher", None), None
         if watcher is not None:
             watcher.remove()
@@ -214,13 +254,36 @@ class PolyaxonCallback(TrainerCallback):
         if run is None or run.ended:
             return
         process.mark_unfinished(run, None)
+        # An optuna trial the search prunes ends here, before its last step, and then raises TrialPruned.
+        pruned = (
+            state.is_hyper_param_search and not control.should_training_stop and state.global_step < state.max_steps
+        )
         try:
-            if self.log_model == "end":
+            if self.log_model == "end" and not pruned:
                 _log_final_model(run, args, state, model, kwargs.get("processing_class") or kwargs.get("tokenizer"))
         finally:
-            if self._owned:
-                self._finished = {"run_uuid": run.run_uuid, "project": run.project, "owner": run.owner}
-                run.end("succeeded")
+            if pruned:
+                self._lazy.finish(
+                    status="stopped", message=f"Pruned by the hyperparameter search at step {state.global_step}"
+                )
+            else:
+                self._lazy.finish()
+
+
+def _saved_run(state: TrainerState) -> dict[str, str] | None:
+    """The run a checkpoint of ours names (``trainer_state.json``'s ``stateful_callbacks``), if any."""
+    saved = (getattr(state, "stateful_callbacks", None) or {}).get(PolyaxonCallback.__name__)
+    entry = saved[0] if isinstance(saved, list) and saved else saved
+    args = entry.get("args") if isinstance(entry, dict) else None
+    if not isinstance(args, dict) or not isinstance(args.get("run_uuid"), str):
+        return None
+    try:
+        return {
+            **{k: v for k, v in args.items() if k in ("owner", "project")},
+            "run_uuid": normalize_uuid(args["run_uuid"]),
+        }
+    except ConfigError:
+        return None
 
 
 def _watch(run: Run, model: Any, state: TrainerState) -> Any:

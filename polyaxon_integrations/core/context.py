@@ -186,7 +186,7 @@ def resolve(
         else:
             resolved_owner, sources["owner"] = "default", "default"
 
-    # Which run: explicit > client > scheduled > cached (same project only), unless is_new.
+    # Which run: explicit > client > scheduled > POLYAXON_RUN_UUID > cached (same project only), unless is_new.
     same = (resolved_owner, resolved_project)
     if arg_uuid is not None:
         resolved_uuid, sources["run"] = arg_uuid, "argument"
@@ -196,6 +196,8 @@ def resolve(
         resolved_uuid, sources["run"] = normalize_uuid(client_uuid), "client argument"
     elif cluster is not None and (cluster.owner, cluster.project) == same:
         resolved_uuid, sources["run"], managed = cluster.run_uuid, "in-cluster", True
+    elif (env_uuid := env.read_str(env.RUN_UUID, environ)) is not None:
+        resolved_uuid, sources["run"] = normalize_uuid(env_uuid), f"environment ({env.RUN_UUID})"
     elif files.run.get("uuid") and (files.run.get("owner"), files.run.get("project")) == same:
         resolved_uuid, sources["run"] = normalize_uuid(files.run["uuid"]), "cached .run"
     else:

@@ -52,6 +52,7 @@ ARCHIVES_ROOT = "POLYAXON_ARCHIVES_ROOT"
 
 # Ours (not read by the official client).
 PROJECT = "POLYAXON_PROJECT"
+RUN_UUID = "POLYAXON_RUN_UUID"  # the official client has none outside the cluster (it reads RUN_INSTANCE there)
 END_TIMEOUT = "POLYAXON_END_TIMEOUT"
 INIT_TIMEOUT = "POLYAXON_INTEGRATIONS_INIT_TIMEOUT"
 RERAISE = "POLYAXON_INTEGRATIONS_RERAISE"
@@ -127,6 +128,7 @@ ENV_VARS: Mapping[str, tuple[str | None, str]] = {
     OFFLINE_ROOT: ("/tmp/plx/offline", "Root of run folders (`runs/<uuid>`)."),
     ARCHIVES_ROOT: ("/tmp/plx/archives", "Scratch folder for archives."),
     PROJECT: (None, "Default project (`p` or `owner/p`) when none is passed."),
+    RUN_UUID: (None, "Run to continue when no `run_uuid` is passed (e.g. `report_to=\"polyaxon\"` after a restart)."),
     END_TIMEOUT: ("10", "Seconds `end()` waits for the server before leaving the rest for `sync`."),
     INIT_TIMEOUT: ("3.5", "Seconds `init` waits for the server to create or find the run; then it runs locally."),
     RERAISE: ("false", "Re-raise errors that are normally turned into warnings (tests)."),

@@ -347,10 +347,14 @@ class Run(RichLoggingMixin):
 
         Values: Python or numpy numbers, bools, one-element tensors of any framework.
         """
-        self._log_metrics(step, timestamp, metrics)
+        self.log_dict(metrics, step, timestamp)
 
-    def _log_metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
-        """``log_metrics`` with the caller's own dict (``tracking.log_metrics`` passes its kwargs as they are)."""
+    def log_dict(self, metrics: dict[str, Any], step: int | None = None, timestamp: Any = None) -> None:
+        """``log_metrics`` for a dict of metrics (what adapters and ``tracking.log_metrics`` call).
+
+        The dict is handed to the writer thread as it is (no copy, to keep this call as cheap as
+        ``log_metrics``): pass a new dict per call, not one you change afterwards.
+        """
         # Fast path (the common case inside a training loop): known names, float/int values, int step.
         # Names become known on the slow path, which also records that the run has metrics; after
         # end(), ``_put`` raises, so neither check costs this path anything.
@@ -361,13 +365,17 @@ class Run(RichLoggingMixin):
                 break
         else:
             if timestamp is None and (step is None or type(step) is int):
-                self._put(("metrics", step, _now(), metrics))  # ``metrics`` is this call's own dict
+                self._put(("metrics", step, _now(), metrics))
                 return
         if self._ended:
             self._check_open()
         self._recorder.metrics(step, timestamp, metrics)
         if not self._has_metrics:
             self._first_metrics()
+
+    def _log_metrics(self, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
+        """Kept for callers written before ``log_dict``."""
+        self.log_dict(metrics, step, timestamp)
 
     def _put_after_end(self, item: tuple[Any, ...]) -> None:
         self._check_open()
@@ -435,6 +443,16 @@ class Run(RichLoggingMixin):
         """
         if status not in DONE_STATUSES:
             raise ConfigError(f"end() takes a final status ({sorted(DONE_STATUSES)}), not {status!r}.")
+        return self._close(status, message, timeout)
+
+    def detach(self, timeout: float | None = None) -> bool:
+        """Write and send everything, then stop logging here, leaving the status to the run's owner.
+
+        For a process that logs into a run another process owns (a spawned worker): the run goes on.
+        """
+        return self._close(None, None, timeout)
+
+    def _close(self, status: str | None, message: str | None, timeout: float | None) -> bool:
         with self._end_lock:
             if self._ended:
                 return self._mirror.in_sync if self._mirror is not None else True
@@ -452,7 +470,7 @@ class Run(RichLoggingMixin):
         last = self._recorder.summarize(self._user_outputs)
         if last:
             self._mirror_mark(outputs=self._state.merge("outputs", storable_dict(last, "outputs")))
-        if not self.is_managed:
+        if not self.is_managed and status is not None:
             self._state.set_status(status, "PolyaxonIntegrations", message)
         if not self._persist():
             warn_once(
@@ -480,8 +498,14 @@ class Run(RichLoggingMixin):
             )
         return in_sync
 
+    #: Set by an adapter for a run another process owns: the process end detaches instead of ending it.
+    detach_at_exit = False
+
     def _end_at_exit(self, status: str, message: str | None) -> None:
-        self.end(status, message=message)
+        if self.detach_at_exit:
+            self.detach()
+        else:
+            self.end(status, message=message)
 
     def __enter__(self) -> Run:
         return self

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from polyaxon_integrations import tracking
-from polyaxon_integrations.core.adapter import LazyRun
+from polyaxon_integrations.core.adapter import LazyRun, Origin
 from polyaxon_integrations.core.client import PolyaxonClient
 from polyaxon_integrations.core.exceptions import ConfigError
 from polyaxon_integrations.core.guard import PolyaxonWarning
@@ -86,19 +86,59 @@ def test_flatten_is_stable_and_bounded() -> None:
         flatten_params(3)
 
 
-def test_lazy_run_reuses_the_current_run_unless_told_where_to_log(host: str, project: str) -> None:
+def test_lazy_run_reuses_only_a_run_the_user_started(host: str, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
     lazy = LazyRun(project=project, name="mine")
     assert lazy.run is None and not lazy.resolved  # nothing happens until first use
     own = lazy.get()
-    assert own is not None and own.project == project and own.name == "mine"
+    assert own is not None and own.project == project and own.name == "mine" and lazy.origin is Origin.OWNED
     assert lazy.get() is own
-    assert LazyRun(name="other").get() is own  # no context of its own: the current run is reused
+    assert tracking.get_run() is own  # tracking.log_* in user code reaches it
+    # Another adapter told nothing does not log into this adapter's open run: it starts its own.
+    monkeypatch.setenv("POLYAXON_PROJECT", project)
+    other = LazyRun(name="other")
+    theirs = other.get()
+    assert theirs is not None and theirs.run_uuid != own.run_uuid and other.origin is Origin.OWNED
+    assert tracking.get_run() is theirs  # the latest run started is current (a user run would stay)
+    theirs.end()
     own.end()
-    fresh = lazy.get()  # the run it held has ended: a new one, same arguments
-    assert fresh is not None and fresh.run_uuid != own.run_uuid
+    again = lazy.get()  # the run it held has ended: used again, it continues the same run
+    assert again is not None and again is not own and again.run_uuid == own.run_uuid
+    assert lazy.get(reopen=False) is again
+    again.end()
+    assert lazy.get(reopen=False) is again and again.ended  # peeking never starts or reopens a run
     copy = pickle.loads(pickle.dumps(lazy))
-    assert copy.run is None and copy.init_kwargs["run_uuid"] == fresh.run_uuid  # a copy attaches, never forks
-    fresh.end()
+    assert copy.run is None and copy.run_uuid == own.run_uuid and copy.origin is Origin.HANDED  # attaches, never forks
+    assert copy.__deepcopy__({}) is copy
+    user = tracking.init(project=project, name="users")
+    assert user is not None
+    reused = LazyRun(name="adapter")
+    assert reused.get() is user and reused.origin is Origin.USER
+    reused.finish(RuntimeError("boom"))
+    assert not user.ended  # the user's run is the user's to end
+    assert LazyRun(project=project).get() is not user  # told where to log: its own run
+    user.end()
+
+
+def test_finish_applies_the_ownership_rule(host: str, project: str) -> None:
+    for exc, status in ((None, "succeeded"), (RuntimeError("x"), "failed"), (KeyboardInterrupt(), "stopped")):
+        lazy = LazyRun(project=project)
+        run = lazy.get()
+        assert run is not None
+        lazy.finish(exc)
+        assert run.ended and run.status == status
+    handed = tracking.init(project=project)
+    assert handed is not None
+    lazy = LazyRun(handed)
+    assert lazy.origin is Origin.HANDED
+    lazy.finish(RuntimeError("x"))
+    assert not handed.ended
+    handed.end()
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(TypeError, match="unexpected option"):
+        LazyRun(projekt="p")
+    assert LazyRun(project="p", name=None).options == {"project": "p"}
 
 
 def test_lazy_run_is_none_under_no_op(monkeypatch: pytest.MonkeyPatch) -> None:

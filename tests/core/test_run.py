@@ -16,6 +16,7 @@ import pytest
 
 from polyaxon_integrations import tracking
 from polyaxon_integrations.client import ClientConfig, PolyaxonClient, RunClient
+from polyaxon_integrations.core import current
 from polyaxon_integrations.core.exceptions import ApiError, AuthenticationError, ConfigError, PolyaxonError
 from polyaxon_integrations.core.guard import PolyaxonWarning
 from tests.conftest import schedule_run
@@ -252,7 +253,7 @@ def test_tls_is_verified_unless_turned_off() -> None:
 
 
 def test_tracking_before_init_and_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tracking, "TRACKING_RUN", None)
+    monkeypatch.setattr(current, "RUN", None)
     with pytest.raises(PolyaxonError, match=r"call tracking.init\(\) first"):
         tracking.log_inputs(a=1)
     monkeypatch.setenv("POLYAXON_NO_OP", "true")

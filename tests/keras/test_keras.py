@@ -94,10 +94,10 @@ def test_fit_logs_inputs_epochs_batches_summary_and_best_model(host: str, api: P
     assert series["batch__loss"]["step"] == series["batch__mae"]["step"] == [2, 4, 6, 8, 10, 12]
 
     inputs = api.get_run(run.owner, run.project, run.run_uuid)["inputs"]
-    assert {k: inputs[k] for k in ("epochs", "steps_per_epoch", "batch_size", "num_params", "loss", "model")} == {
+    assert "batch_size" not in inputs  # Keras gives callbacks no batch size (we read no frames)
+    assert {k: inputs[k] for k in ("epochs", "steps_per_epoch", "num_params", "loss", "model")} == {
         "epochs": 4,
         "steps_per_epoch": 3,
-        "batch_size": BATCH,
         "num_params": 4 * 8 + 8 + 8 + 1,
         "loss": "mse",
         "model": "tiny",
@@ -375,3 +375,24 @@ def test_statuses_when_the_process_ends(host: str, api: PolyaxonClient, project:
     (run,) = api.list_runs("default", f"{project}-caught")
     body = api.get_statuses("default", f"{project}-caught", run["uuid"])
     assert body["status"] == "failed" and "Model.fit() raised" in body["status_conditions"][-1]["message"]
+
+
+def test_a_subclass_gets_every_hook(host: str, api: PolyaxonClient, project: str) -> None:
+    calls: dict[str, int] = {}
+
+    class Mine(PolyaxonCallback):  # type: ignore[misc]
+        def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            calls["on_batch_end"] = calls.get("on_batch_end", 0) + 1
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            calls["on_epoch_end"] = calls.get("on_epoch_end", 0) + 1
+            super().on_epoch_end(epoch, logs)
+
+    callback = Mine(project=project, log_every_n_steps=1)
+    assert not callback.async_safe  # its own batch hook runs where Keras runs unsafe ones
+    fit(small_model(), callback, epochs=2)
+    assert calls == {"on_batch_end": 6, "on_epoch_end": 2}
+    assert callback.run is not None
+    callback.run.end()
+    assert served(api, callback.run, "loss")["loss"]["step"] == [0, 1]
+    assert PolyaxonCallback(project=project).async_safe  # ours alone: Keras may dispatch it off-thread

@@ -269,3 +269,17 @@ def test_offline_then_sync(host: str, api: PolyaxonClient, project: str, monkeyp
     assert metrics["extra"]["step"] == [99] and metrics["extra"]["metric"] == [2.0]
     assert ("model", f"checkpoint-{BATCHES}") in lineage(api, project, uuid)
     assert set(files(api, host, project, uuid, "assets/model")) == {f"checkpoint_{BATCHES}.ckpt"}
+
+
+def test_end_on_finalize_then_test_is_still_one_run(host: str, api: PolyaxonClient, project: str) -> None:
+    logger = pl_adapter.PolyaxonLogger(project=project, end_on_finalize=True)
+    model = module_class(L)()
+    fit = trainer(L, logger)
+    fit.fit(model, data(), data())
+    run = logger.run
+    assert run is not None and run.ended and logger.experiment is run  # reading it starts nothing
+    fit.test(model, data())  # the same run continues, and ends again
+    assert logger.run is not None and logger.run.ended and logger.version == run.run_uuid
+    data_ = only_run(api, project)
+    assert data_["uuid"] == run.run_uuid and data_["status"] == "succeeded"
+    assert "test_loss" in api.get_metrics(OWNER, project, run.run_uuid, ["test_loss"])

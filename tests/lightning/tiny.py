@@ -71,6 +71,9 @@ def module_class(pl: ModuleType) -> type:
         def test_step(self, batch: Any, batch_idx: int) -> None:
             self.log("test_loss", self.step(batch))
 
+        def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            return self.net(batch[0])
+
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 

@@ -224,3 +224,51 @@ def test_hyperparameter_search_gives_one_run_per_trial(
         assert run["inputs"]["trial/learning_rate"] == run["inputs"]["learning_rate"]
         assert series(api, project, run["uuid"], "eval_loss")["eval_loss"][-1][0] == STEPS // 2
     assert trials[0]["inputs"]["learning_rate"] != trials[1]["inputs"]["learning_rate"]
+
+
+def test_pruned_trials_end_stopped(
+    host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    optuna = pytest.importorskip("optuna")
+    monkeypatch.setenv(env.PROJECT, project)
+    trainer = Trainer(
+        model_init=tiny.model,
+        args=tiny.arguments(str(tmp_path / "out"), run_name="pruned", num_train_epochs=2),
+        train_dataset=tiny.Tokens(32),
+        eval_dataset=tiny.Tokens(16, seed=1),
+    )
+
+    def space(trial: Any) -> dict[str, Any]:
+        return {"learning_rate": trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True)}
+
+    class PruneSecond(optuna.pruners.BasePruner):  # type: ignore[misc]
+        def prune(self, study: Any, trial: Any) -> bool:
+            return bool(trial.number == 1)  # asked after epoch 1 of 2 (step 4)
+
+    trainer.hyperparameter_search(
+        hp_space=space, n_trials=2, direction="minimize", backend="optuna", pruner=PruneSecond()
+    )
+    kept, pruned = runs(api, project)
+    assert (kept["name"], pruned["name"]) == ("pruned-trial-0", "pruned-trial-1")
+    assert kept["status"] == "succeeded" and pruned["status"] == "stopped"
+    message = api.get_statuses("default", project, pruned["uuid"])["status_conditions"][-1]["message"]
+    assert "Pruned by the hyperparameter search at step 4" in message
+    assert [s for s, _ in series(api, project, pruned["uuid"], "eval_loss")["eval_loss"]] == [4]
+    assert [s for s, _ in series(api, project, kept["uuid"], "eval_loss")["eval_loss"]] == [4, 8]
+
+
+def test_run_uuid_from_the_environment_continues_that_run(
+    host: str, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``report_to="polyaxon"`` takes no arguments: ``POLYAXON_RUN_UUID`` names the run (as ``WANDB_RUN_ID``)."""
+    earlier = tracking.init(project=project, name="earlier")
+    assert earlier is not None
+    earlier.log_metrics(step=0, loss=1.0)
+    earlier.end()
+    monkeypatch.setenv(env.PROJECT, project)
+    monkeypatch.setenv(env.RUN_UUID, earlier.run_uuid)
+    tiny.trainer(str(tmp_path / "out"), num_train_epochs=1).train()
+    (data,) = runs(api, project)
+    assert data["uuid"] == earlier.run_uuid and data["status"] == "succeeded"
+    assert [s for s, _ in series(api, project, earlier.run_uuid, "loss")["loss"]] == [0, 2, 4]
+    assert statuses(api, project, earlier.run_uuid)[-2:] == ["running", "succeeded"]
