@@ -63,7 +63,9 @@ class PolyaxonClient:
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:
-        return f"PolyaxonClient(host={self.config.host!r})"
+        from .ui import mask_credentials
+
+        return f"PolyaxonClient(host={mask_credentials(self.config.host or '')!r})"
 
     # The session is built lazily so a client can be pickled (DDP spawn) and used after fork.
     def __getstate__(self) -> dict[str, Any]:

@@ -10,7 +10,6 @@ Everything read from a folder is validated before it becomes part of a URL.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,16 +18,13 @@ from typing import Any
 
 from .client import PolyaxonClient
 from .exceptions import ApiError, ConfigError, InvalidNameError
-from .folder import LINEAGE_FILE, RUN_FILE, RunFolder, offline_root, write_json_atomic
-from .names import validate_slug
+from .folder import LINEAGE_FILE, RUN_FILE, RunFolder, offline_root, owned_by_us, write_json_atomic
+from .names import validate_run_ids
 from .reconcile import Plan, Reconciler
 from .record import Record
 from .state import DONE_STATUSES as DONE
 
 __all__ = ["LocalRun", "find_runs", "push", "push_folder", "recover_crashed", "sync_lock"]
-
-_HEX32 = re.compile(r"^[0-9a-f]{32}\Z")
-
 
 def _ids(run: dict[str, Any], folder: Path) -> tuple[str, str, str]:
     """owner, project and uuid from ``run.plx.json``, refused unless they are what the server would name."""
@@ -36,12 +32,9 @@ def _ids(run: dict[str, Any], folder: Path) -> tuple[str, str, str]:
     if not owner or not project:
         raise ConfigError(f"{folder / RUN_FILE} names no project: pass --project owner/name.")
     try:
-        validate_slug(owner, "owner")
-        validate_slug(project, "project")
+        validate_run_ids(owner, project, uuid, source=str(folder / RUN_FILE))
     except InvalidNameError as exc:
-        raise ConfigError(f"{folder / RUN_FILE}: {exc} The folder is not pushed.") from None
-    if not isinstance(uuid, str) or not _HEX32.match(uuid):
-        raise ConfigError(f"{folder / RUN_FILE}: invalid run uuid {uuid!r} (32 hex digits expected); not pushed.")
+        raise ConfigError(f"{exc} Not pushed.") from None
     if folder.name != uuid:
         raise ConfigError(f"{folder / RUN_FILE} names run {uuid}, but the folder is {folder.name}; not pushed.")
     return owner, project, uuid
@@ -209,6 +202,8 @@ def find_runs(paths: Iterable[Path] = (), everything: bool = False, root: Path |
         base = root or offline_root()
         for run_file in sorted((base / "runs").glob(f"*/{RUN_FILE}")):
             folder = RunFolder(run_file.parent)
+            if not (owned_by_us(folder.path) and owned_by_us(run_file)):
+                continue  # planted by another user under a shared root: never sent with our token
             try:
                 local = LocalRun.read(folder)
                 if local.live_elsewhere:
@@ -251,6 +246,8 @@ def recover_crashed(api: PolyaxonClient, server: str, root: Path | None = None) 
     recovered = []
     for run_file in sorted(((root or offline_root()) / "runs").glob(f"*/{RUN_FILE}")):
         folder = RunFolder(run_file.parent)
+        if not owned_by_us(folder.path):
+            continue
         try:
             record = Record.load(folder.path)  # small: the run and its lineage are read only for a crashed one
             if record.server != server or not record.crashed():
