@@ -104,7 +104,10 @@ class Mirror:
         with self._cv:
             self._abandoned = True  # past the deadline: what is left is for `sync`, stop retrying
             self._cv.notify_all()
-            return self._in_sync()
+            in_sync = self._in_sync()
+        if not in_sync and self._thread.is_alive():  # a step still waits on the server: say so in the folder now
+            self._reconciler.save(pending=True)
+        return in_sync
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until the server has everything marked so far (``flush``); True if reached.

@@ -379,7 +379,7 @@ class Reconciler:
         if self._save_enabled:
             try:
                 self.record.save(self.root, pending=pending)
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:
                 warn_once(f"record-{self.root}", f"polyaxon-integrations: cannot write {self.root}: {exc}")
 
     def _create(self, run: dict[str, Any]) -> None:

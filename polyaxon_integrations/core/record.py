@@ -106,8 +106,19 @@ class Record:
         return cls(**values)
 
     def save(self, folder: Path, pending: bool) -> None:
-        """Write the record; ``pending`` is written for people and older readers, never read back as truth."""
-        write_json_atomic(folder / SYNC_FILE, {"version": _VERSION, "pending": pending, **asdict(self)})
+        """Write the record; ``pending`` is written for people and older readers, never read back as truth.
+
+        ``end()`` may save while the mirror thread, past its deadline, still changes the record: a copy
+        that met a change is taken again.
+        """
+        for attempt in range(5):
+            try:
+                data = asdict(self)
+                break
+            except RuntimeError:  # "dictionary changed size during iteration"
+                if attempt == 4:
+                    raise
+        write_json_atomic(folder / SYNC_FILE, {"version": _VERSION, "pending": pending, **data})
 
     def owner_process(self) -> Owner | None:
         data = self.owner
