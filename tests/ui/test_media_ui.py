@@ -27,7 +27,10 @@ def test_rich_events_are_drawn_in_a_dashboard(
     url = run.events_dashboard_url()
     assert url is not None and url.startswith(f"{run.url}/dashboards?dashboard=")
     assert run.end()
-    widgets: list[tuple[str, str]] = list(run._rich_first_steps)  # (kind, name) in the dashboard's order
+    sections: dict[str, list[str]] = {}  # a section per kind, in the order kinds were first logged
+    for kind, name in run._rich_first_steps:
+        sections.setdefault(kind, []).append(name)
+    widgets = [(kind, name) for kind, names in sections.items() for name in names]  # the dashboard's order
     assert {k for k, _ in widgets} == {k for k, _ in want.events} - {"text"}
 
     page = ui.page
@@ -58,6 +61,7 @@ def test_rich_events_are_drawn_in_a_dashboard(
         return card[name].locator(f"img[alt='{name}']").evaluate("i => [i.naturalWidth, i.naturalHeight]")
 
     assert natural("sample") == [5, 4] and natural("photo") == [7, 3] and natural("boxes") == [16, 16]
+    assert natural("mpl") == [100, 50]
     assert card["weights"].locator("g.point").count() == 20  # one bar per bin
     assert card["binned"].locator("g.point").count() == 3
     for name in ("roc", "pr", "custom", "sk_roc", "sk_pr"):
@@ -75,7 +79,8 @@ def test_rich_events_are_drawn_in_a_dashboard(
         + sum(frames.nth(i).content_frame.locator("h3").count() for i in range(frames.count()))
         >= 1
     )  # drawn as HTML, not shown as text
-    assert card["plotly"].locator(".js-plotly-plot g.scatterlayer .trace").count() == 1
+    for name in ("plotly", "mpl_plotly"):
+        assert card[name].locator(".js-plotly-plot g.scatterlayer .trace").count() == 1, name
     assert card["vega"].locator("svg, canvas").count() >= 1
     table = card["table"].inner_text()
     assert "y|z" in table and "x" in table
