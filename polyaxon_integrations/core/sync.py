@@ -252,8 +252,11 @@ def recover_crashed(api: PolyaxonClient, server: str, root: Path | None = None) 
     for run_file in sorted(((root or offline_root()) / "runs").glob(f"*/{RUN_FILE}")):
         folder = RunFolder(run_file.parent)
         try:
+            record = Record.load(folder.path)  # small: the run and its lineage are read only for a crashed one
+            if record.server != server or not record.crashed():
+                continue
             local = LocalRun.read(folder)
-            if local.state != "crashed" or local.record.server != server:
+            if local.state != "crashed":
                 continue
             recovered.append(push_folder(api, folder))
         except (ApiError, ConfigError, OSError, ValueError):
