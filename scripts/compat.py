@@ -106,7 +106,11 @@ FRAMEWORKS = (
         tests=("tests/keras",),
         pages=("docs/keras.md",),
         versions=(
-            Version("3.0.5", ("numpy<2",), "floor; Keras < 3.5's own ReduceLROnPlateau uses np.Inf (numpy < 2)"),
+            Version(
+                "3.0.5",
+                ("numpy==1.26.4", "pillow==10.4.0"),  # numpy < 2 for Keras < 3.5; both the `media` extra's floors
+                "floor; Keras < 3.5's own ReduceLROnPlateau uses np.Inf (numpy < 2)",
+            ),
             Version("3.5.0", (), "the first that runs on numpy 2"),
             Version(newest("keras"), (), "newest (constraints.txt)"),
         ),
