@@ -177,6 +177,10 @@ class ReplicaRun(Run):
         if self._inner is not None:
             self._log_metrics(step, timestamp, {name: value})
 
+    def log_dict(self, metrics: dict[str, Any], step: int | None = None, timestamp: Any = None) -> None:
+        if self._inner is not None:
+            self._log_metrics(step, timestamp, metrics)
+
     def log_text(self, name: str, text: str, step: int | None = None, timestamp: Any = None) -> None:
         if self._inner is not None:
             self._inner.log_text(name + self._suffix, text, step, timestamp)
@@ -255,9 +259,11 @@ def _noop(name: str) -> Callable[..., None]:
 
 # Every other call of Run (inputs, tags, name, description, status, and whatever Run gains later,
 # e.g. media) is rank 0's alone: a no-op here, so a replica never writes through Run's machinery.
-for _name, _member in list(vars(Run).items()):
-    if callable(_member) and not _name.startswith("__") and _name not in vars(ReplicaRun):
-        setattr(ReplicaRun, _name, _noop(_name))
+# Run's own methods and those of its mixins (the rich events of core/rich.py, the refs...), all of them.
+for _klass in Run.__mro__[:-1]:
+    for _name, _member in list(vars(_klass).items()):
+        if callable(_member) and not _name.startswith("__") and _name not in vars(ReplicaRun):
+            setattr(ReplicaRun, _name, _noop(_name))
 
 
 def _pod_monitor(replica: Replica, cluster: InCluster, collect_resources: bool | None) -> SystemMonitor | None:
