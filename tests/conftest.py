@@ -132,3 +132,17 @@ def sync_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
         env=environ,
         check=False,
     )
+
+
+def official_push(host: str, project: str, run_uuid: str) -> subprocess.CompletedProcess[str]:
+    """The official ``polyaxon ops push`` of an offline run under this test's offline root (from .venv-server)."""
+    cli = SERVER_PYTHON.parent / "polyaxon"
+    command = [str(cli), "ops", "push", "-p", f"default/{project}", "-uid", run_uuid]
+    return subprocess.run(
+        [*command, "--path", os.environ["POLYAXON_OFFLINE_ROOT"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "POLYAXON_HOST": host, "COLUMNS": "200"},
+    )

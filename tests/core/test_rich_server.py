@@ -13,7 +13,7 @@ import pytest
 from polyaxon_integrations import tracking
 from polyaxon_integrations.client import PolyaxonClient
 from polyaxon_integrations.core.run import Run
-from tests.conftest import SERVER_PYTHON, sync_cli
+from tests.conftest import official_push, sync_cli
 from tests.core.rich_helpers import check_served, log_everything
 
 pytest.importorskip("PIL")
@@ -59,25 +59,7 @@ def test_offline_then_official_ops_push_carries_the_assets(
     want = log_everything(run, tmp_path)
     run.end()
     api.create_project("default", project)  # the official push does not create projects
-    cli = Path(SERVER_PYTHON).parent / "polyaxon"
-    result = subprocess.run(
-        [
-            str(cli),
-            "ops",
-            "push",
-            "-p",
-            f"default/{project}",
-            "-uid",
-            run.run_uuid,
-            "--path",
-            os.environ["POLYAXON_OFFLINE_ROOT"],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "POLYAXON_HOST": host, "COLUMNS": "200"},
-    )
+    result = official_push(host, project, run.run_uuid)
     assert result.returncode == 0, result.stdout + result.stderr
     check_served(api, project, run.run_uuid, want)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from polyaxon_integrations import tracking
 from polyaxon_integrations.client import PolyaxonClient
 from polyaxon_integrations.core.run import Run
-from tests.conftest import SERVER_PYTHON, sync_cli
+from tests.conftest import official_push, sync_cli
 from tests.faults import closed_port_host
 
 
@@ -87,27 +86,9 @@ def test_sync_all_pending_and_project_override(host: str, api: PolyaxonClient, p
 
 def test_official_ops_push_accepts_our_offline_run(host: str, api: PolyaxonClient, project: str) -> None:
     api.create_project("default", project)  # the official push does not create projects
-    cli = Path(SERVER_PYTHON).parent / "polyaxon"
     for _ in range(3):  # the official client does not retry the sandbox's stray HTTP 405s: push a new run then
         run = offline_run(project)
-        result = subprocess.run(
-            [
-                str(cli),
-                "ops",
-                "push",
-                "-p",
-                f"default/{project}",
-                "-uid",
-                run.run_uuid,
-                "--path",
-                os.environ["POLYAXON_OFFLINE_ROOT"],
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env={**os.environ, "POLYAXON_HOST": host, "COLUMNS": "200"},
-        )
+        result = official_push(host, project, run.run_uuid)
         if "status: 405" not in result.stdout:
             break
     assert result.returncode == 0, result.stdout + result.stderr
