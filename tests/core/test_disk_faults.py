@@ -8,6 +8,7 @@ Skipped with the reason where the machine cannot mount a tmpfs (needs root).
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -22,8 +23,15 @@ from polyaxon_integrations.core.writer import append_rows
 from tests.faults import fill, remount, tmpfs
 
 
-def _leftovers(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name.endswith(".tmp"))
+def _leftovers(folder: Path, wait: float = 3.0) -> list[str]:
+    """Temporary files left behind. The mirror thread may be writing its record at the moment we look (a
+    temporary file for a few milliseconds), so only one that is still there after ``wait`` s counts."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name.endswith(".tmp"))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def _check_events(folder: Path) -> dict[str, list[int]]:
