@@ -409,6 +409,7 @@ class _Slice:
         self._fh = fh
         self._left = size
         self._progress = progress
+        self._unreported = 0  # bytes read since the last progress call (called per MiB, not per block)
 
     @property
     def len(self) -> int:  # requests-toolbelt reads the remaining length from here
@@ -422,7 +423,10 @@ class _Slice:
             data += b"\0" * short
         self._left -= n
         if self._progress is not None and data:
-            self._progress(len(data))
+            self._unreported += len(data)
+            if self._unreported >= 1 << 20 or not self._left:
+                self._progress(self._unreported)
+                self._unreported = 0
         return data
 
 
