@@ -24,7 +24,6 @@ __all__ = [
     "RUN_FILE",
     "SYNC_FILE",
     "RunFolder",
-    "archive",
     "ensure_offline_root",
     "offline_root",
     "owned_by_us",
@@ -143,27 +142,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def archive(source: Path, target: Path, *, bookkeeping: bool = True, compresslevel: int = 6) -> int:
-    """Write ``source``'s files (paths relative to it) into the tar.gz ``target``; the number of files.
-
-    ``bookkeeping=False`` leaves out our own files (``*.plx.json``, hidden and temporary files),
-    which the server must not receive as artifacts.
-    """
-    count = 0
-    import tarfile
-
-    with tarfile.open(target, "w:gz", compresslevel=compresslevel) as tar:
-        for path in sorted(source.rglob("*")):
-            rel = path.relative_to(source)
-            if path.is_dir():
-                continue
-            if not bookkeeping and (rel.name.endswith((".plx.json", ".tmp")) or rel.name.startswith(".")):
-                continue
-            tar.add(path, arcname=str(rel))
-            count += 1
-    return count
-
-
 class RunFolder:
     """One run's local folder."""
 
@@ -199,13 +177,3 @@ class RunFolder:
 
     def has_run(self) -> bool:
         return (self.path / RUN_FILE).exists()
-
-    def write_sync_state(self, state: dict[str, Any]) -> None:
-        """What the server still lacks; ``sync`` reads it (absent or ``pending: false`` = in sync)."""
-        write_json_atomic(self.path / SYNC_FILE, state)
-
-    def read_sync_state(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.path / SYNC_FILE).read_text())  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            return {}
