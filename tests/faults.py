@@ -170,6 +170,7 @@ class PausableProxy:
     def __init__(self, target: str, paused: bool = False) -> None:
         self._target = ("127.0.0.1", int(target.rsplit(":", 1)[1]))
         self.paused = paused
+        self.answer_delay = 0.0  # > 0: requests reach the target at once, its answers come this late (a slow server)
         self._held: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = socket.socket()
@@ -220,8 +221,12 @@ class PausableProxy:
         upstream.settimeout(None)
 
         def pipe(source: socket.socket, sink: socket.socket) -> None:
+            delay = self.answer_delay if source is upstream else 0.0
             try:
                 while chunk := source.recv(65536):
+                    if delay:
+                        time.sleep(delay)
+                        delay = 0.0
                     while self.paused and not self._closed:  # hang the connections already open too
                         time.sleep(0.05)
                     sink.sendall(chunk)

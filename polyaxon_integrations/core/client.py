@@ -268,6 +268,26 @@ class PolyaxonClient:
     def sync_run(self, owner: str, project: str, run: Mapping[str, Any]) -> Any:
         return self.request("POST", self.api(f"{owner}/{project}/runs/sync"), json_body=dict(run))
 
+    def create_run_as(self, owner: str, project: str, run: Mapping[str, Any]) -> bool:
+        """Create ``run`` under the uuid it carries (``runs/sync``, as ``polyaxon ops push`` does), and the
+        project first if it is missing; False when the server already has a run of that uuid.
+
+        The uuid is the caller's, so a request sent again after its answer was lost (a slow server, a
+        timeout) finds the run it made instead of making a second one.
+        """
+        body = {**run, "owner": owner, "project": project}
+        for attempt in (1, 2):
+            try:
+                self.sync_run(owner, project, body)
+                return True
+            except ApiError as exc:
+                if exc.status_code == 400 and "already exists" in str(exc):
+                    return False
+                if exc.status_code != 404 or attempt == 2:
+                    raise
+                self.ensure_project(owner, project)  # a new project, as the UI would create it
+        raise AssertionError("unreachable")
+
     def _streams(self, owner: str, project: str, uuid: str, what: str) -> str:
         return f"{self.config.streams_url}/{owner}/{project}/runs/{uuid}/{what}"
 

@@ -383,16 +383,8 @@ class Reconciler:
                 warn_once(f"record-{self.root}", f"polyaxon-integrations: cannot write {self.root}: {exc}")
 
     def _create(self, run: dict[str, Any]) -> None:
-        """Create the run from its JSON (``runs/sync``, as ``polyaxon ops push`` does); adopt it if it exists."""
-        body = {**run, "owner": self.owner, "project": self.project}
-        try:
-            created = self._sync_run(body)
-        except ApiError as exc:
-            if exc.status_code != 404:
-                raise
-            self._api.ensure_project(self.owner, self.project)  # a new project, as init would create it
-            created = self._sync_run(body)
-        if created:
+        """Create the run from its JSON under its own uuid; adopt it if the server has it already."""
+        if self._api.create_run_as(self.owner, self.project, run):
             record = self.record
             record.created = True
             record.owned = True
@@ -403,16 +395,6 @@ class Reconciler:
             record.server_status = conditions[-1].get("type") if conditions else None
         else:  # the server has it (an earlier answer was lost, or another folder pushed it): read what it holds
             self.seed(run)
-
-    def _sync_run(self, body: dict[str, Any]) -> bool:
-        """POST ``runs/sync``; False when the server already has a run of that uuid."""
-        try:
-            self._api.sync_run(self.owner, self.project, body)
-        except ApiError as exc:
-            if exc.status_code == 400 and "already exists" in str(exc):
-                return False
-            raise
-        return True
 
     def seed(self, run: dict[str, Any]) -> None:
         """Read the run the server holds into the record: its fields, and which of our statuses it has.

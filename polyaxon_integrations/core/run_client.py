@@ -99,6 +99,15 @@ class RunClient:
         self._run_data = data
         return data
 
+    def create_as(self, run: Mapping[str, Any]) -> bool:
+        """Create ``run`` (a whole ``run.plx.json``) under its own uuid; False if the server has it already."""
+        if not (self.owner and self.project):
+            raise ConfigError("RunClient.create_as needs owner and project.")
+        made = self.client.create_run_as(self.owner, self.project, run)
+        self.run_uuid = normalize_uuid(str(run["uuid"]))
+        self._run_data = dict(run)
+        return made
+
     def _create_project(self) -> None:
         assert self.owner and self.project
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid as _uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +137,9 @@ class _BoundedRunClient(RunClient):
     def refresh_data(self) -> dict[str, Any]:
         return self._try(lambda: RunClient.refresh_data(self))
 
+    def create_as(self, run: Mapping[str, Any]) -> bool:
+        return bool(self._try(lambda: {"made": True} if RunClient.create_as(self, run) else {}))
+
 
 def _new_state(context: Context, run_uuid: str, name: str | None, description: str | None, tags: list[str]) -> RunState:
     state = RunState(
@@ -215,21 +218,27 @@ def _new(
     description: str | None,
     tags: list[str],
 ) -> Start:
+    """A new run, created on the server under a uuid chosen here (``runs/sync``).
+
+    The uuid is ours so that a server too slow for ``init`` cannot leave an orphan: if it
+    creates the run after ``init`` gave up, the mirror's next try finds that run and adopts it.
+    """
+    state = _new_state(context, _uuid.uuid4().hex, name, description, tags)
+    record = Record(owned=True)  # nobody else can have this uuid: whatever the server has of it, we sent
     try:
-        data = run_client(None).create(name=name, description=description, tags=tags)
+        made = run_client(None).create_as(state.to_json())
     except ServerUnreachableError as exc:
         # The run still happens: locally now, on the server when it answers again (or after sync).
-        state = _new_state(context, _uuid.uuid4().hex, name, description, tags)
         folder = RunFolder.for_run(state.uuid).create()
         warn_once(
             "init-unreachable",
             f"{exc} Logging to {folder.path}; it is sent when the server answers, or run `{folder.sync_command}`.",
         )
         state.set_status("running")
-        return Start(state, folder, created_on_server=False)
-    state = RunState.from_server(data, context.owner, context.project)
-    if not state.conditions:
-        state.set_status("created")
-    record = _seeded(Record(owned=True), data, state)
+        return Start(state, folder, created_on_server=False, record=record)
+    record.created = record.seeded = True
+    record.fields = {name: value for name, value in state.to_json().items() if name in FIELDS and name != "readme"}
+    record.statuses = len(state.conditions) if made else 0
+    record.server_status = "created"
     state.set_status("running")
     return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, record=record)

@@ -242,7 +242,8 @@ def test_credentials_in_the_host_are_never_printed(project: str, monkeypatch: py
         run = tracking.init(project=project)
         assert run is not None
         assert server.requests[0][2]["Authorization"].startswith("Basic ")  # the credentials are still used
-        assert run.url == f"{server.host}/ui/default/{project}/runs/{UUID}"
+        assert server.requests[0][1].endswith(f"/{project}/runs/sync")  # created under our own uuid
+        assert run.url == f"{server.host}/ui/default/{project}/runs/{run.run_uuid}"
         run.log_metrics(step=0, loss=1.0)
         dashboard = run.dashboard_url()
         assert dashboard is not None and secret not in dashboard and "alice" not in dashboard
@@ -364,8 +365,8 @@ def test_hung_server_init_goes_local_within_5_s(monkeypatch: pytest.MonkeyPatch,
             run = tracking.init(project=project)
         took = time.perf_counter() - started
         assert run is not None and took <= 5.0, took
-        creates = [path for method, path, _ in server.requests if method == "POST" and path.endswith("/runs")]
-        assert len(creates) == 1  # one try, not the session's retries on top (then the mirror's runs/sync)
+        creates = [path for method, path, _ in server.requests if method == "POST" and path.endswith("/runs/sync")]
+        assert 1 <= len(creates) <= 2  # init's one try (not the session's retries on top), then the mirror's
         run.log_metrics(step=0, loss=1.0)
         assert run.end(timeout=0.5) is False
     assert json.loads((Path(run.get_artifacts_path()) / ".sync.plx.json").read_text())["created"] is False
@@ -415,3 +416,28 @@ def test_hung_server_recovering_just_before_end_still_gets_the_final_status(
     sandbox: Any, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _hung_then_recovering(sandbox, api, project, monkeypatch, wait=False)
+
+
+def test_slow_server_at_init_leaves_no_orphan_run(
+    sandbox: Any, api: PolyaxonClient, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server creates the run but answers after ``init`` gave up: that run is the one we log to, no other."""
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_RERAISE", "false")
+    monkeypatch.setenv("POLYAXON_INTEGRATIONS_INIT_TIMEOUT", "1")
+    api.create_project("default", project)
+    with PausableProxy(sandbox.host) as proxy:
+        proxy.answer_delay = 3.0  # each request reaches the server at once; its answer comes after init's 1 s
+        monkeypatch.setenv("POLYAXON_HOST", proxy.host)
+        with pytest.warns(PolyaxonWarning, match="sync"):
+            run = tracking.init(project=project, name="was-slow")
+        assert run is not None
+        made = [r["uuid"] for r in api.list_runs("default", project)]
+        assert made == [run.run_uuid]  # the server made it, under the uuid this run logs to
+        proxy.answer_delay = 0.0
+        for step in range(50):
+            run.log_metrics(step=step, loss=1.0 / (step + 1))
+        assert run.end(timeout=60) is True
+    assert [r["uuid"] for r in api.list_runs("default", project)] == [run.run_uuid]  # adopted, not made twice
+    served = [c["type"] for c in api.get_statuses("default", project, run.run_uuid)["status_conditions"]]
+    assert served == ["created", "running", "succeeded"]
+    assert api.get_metrics("default", project, run.run_uuid, ["loss"])["loss"]["step"] == list(range(50))

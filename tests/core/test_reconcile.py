@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from polyaxon_integrations.core.client import PolyaxonClient
 from polyaxon_integrations.core.exceptions import ApiError, ServerUnreachableError
 from polyaxon_integrations.core.reconcile import Reconciler, matched_statuses, merge_restored, scan_files
 from polyaxon_integrations.core.record import Owner, Record
@@ -46,6 +47,8 @@ class FakeApi:
 
     def ensure_project(self, owner: str, project: str) -> None:
         self._call("ensure_project", project)
+
+    create_run_as = PolyaxonClient.create_run_as  # the real logic over this fake's requests
 
     def get_run(self, owner: str, project: str, uuid: str) -> dict[str, Any]:
         self._call("get_run", uuid)
