@@ -1,6 +1,6 @@
 """Big files: peak memory and throughput of an upload, ours vs the official client vs plain ``curl -F``.
 
-    .venv/bin/python benchmarks/bench_artifacts.py [--sizes 1,4] [--host http://127.0.0.1:PORT]
+    .venv/bin/python benchmarks/bench_artifacts.py [--sizes 1,4] [--rounds 3] [--host http://127.0.0.1:PORT]
 
 For each size (GiB) one incompressible file is made, then each side uploads it to a run of the same
 local sandbox, each in a fresh process: ``curl -F`` (the baseline), our ``PolyaxonClient.upload_file``
@@ -8,6 +8,11 @@ local sandbox, each in a fresh process: ``curl -F`` (the baseline), our ``Polyax
 then the upload), our ``sync`` of an offline run holding the file, and the official client's
 ``RunClient.upload_artifact``. Peak RSS is the process's maximum resident set; "+RSS" is that minus the
 same process's peak before the upload. Targets (issue 15): +RSS <= 64 MB, throughput >= 80% of curl.
+
+Throughput on one machine varies by tens of percent from one upload to the next (the server writes
+every file three times: its upload buffer, the run folder, the store), so each side runs ``--rounds``
+times, the sides interleaved and their order rotated each round; the table shows medians, and "vs curl"
+is the median of each round's ratio to that round's curl.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,31 +113,45 @@ def curl(host: str, path: Path, size: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,4", help="file sizes in GiB, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--host")
     args = parser.parse_args()
-    rows = []
+    sides = ["curl -F (baseline)", *WORKERS]
+    results: dict[tuple[float, str], list[dict[str, float]]] = {}
     with sandbox_host(args.host) as host:
         for gib in (float(s) for s in args.sizes.split(",")):
             with tempfile.TemporaryDirectory(prefix="plx-bench-big-") as tmp:
                 path = Path(tmp) / "big.bin"
                 size = make_file(path, gib)
-                rows.append((gib, "curl -F (baseline)", curl(host, path, size)))
-                for name, code in WORKERS.items():
-                    python = OFFICIAL if name.startswith("official") else sys.executable
-                    worker = textwrap.dedent(PRELUDE) + textwrap.dedent(code) + textwrap.dedent(SUFFIX)
-                    try:
-                        result = run_worker(python, worker, [str(path), str(size)], host, timeout=3600)
-                    except RuntimeError as exc:  # the official client refuses files over 500 MiB
-                        print(f"{name}, {gib} GiB: {str(exc).strip().splitlines()[-2][:150]}")
-                        continue
-                    rows.append((gib, name, result))
+                for round_ in range(args.rounds):
+                    shift = round_ % len(sides)
+                    for name in sides[shift:] + sides[:shift]:
+                        result = measure(name, host, path, size)
+                        if result is None:
+                            continue
+                        results.setdefault((gib, name), []).append({**result, "round": round_})
     print(f"{'GiB':>5}  {'side':28}{'seconds':>9}{'MB/s':>9}{'vs curl':>9}{'peak RSS MB':>13}{'+RSS MB':>9}")
-    baseline = {gib: r["mb_s"] for gib, name, r in rows if name.startswith("curl")}
-    for gib, name, r in rows:
+    for (gib, name), runs in results.items():
+        curls = {r["round"]: r["mb_s"] for r in results[(gib, sides[0])]}
+        ratio = statistics.median(r["mb_s"] / curls[r["round"]] for r in runs)
+        med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "mb_s", "peak_mb", "extra_mb")}
         print(
-            f"{gib:5.1f}  {name:28}{r['seconds']:9.1f}{r['mb_s']:9.0f}{r['mb_s'] / baseline[gib]:8.0%}"
-            f"{r['peak_mb']:13.0f}{r['extra_mb']:9.0f}"
+            f"{gib:5.1f}  {name:28}{med['seconds']:9.1f}{med['mb_s']:9.0f}{ratio:8.0%}"
+            f"{med['peak_mb']:13.0f}{med['extra_mb']:9.0f}"
         )
+    print(f"medians over {args.rounds} round(s)")
+
+
+def measure(name: str, host: str, path: Path, size: int) -> dict[str, float] | None:
+    if name.startswith("curl"):
+        return curl(host, path, size)
+    python = OFFICIAL if name.startswith("official") else sys.executable
+    worker = textwrap.dedent(PRELUDE) + textwrap.dedent(WORKERS[name]) + textwrap.dedent(SUFFIX)
+    try:
+        return run_worker(python, worker, [str(path), str(size)], host, timeout=3600)
+    except RuntimeError as exc:  # the official client refuses files over 500 MiB
+        print(f"{name}, {size / 2**30:g} GiB: {str(exc).strip().splitlines()[-2][:150]}")
+        return None
 
 
 if __name__ == "__main__":

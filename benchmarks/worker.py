@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,8 @@ def create_project(host: str, name: str = "bench") -> None:
 @contextmanager
 def sandbox_host(host: str | None, project: str = "bench") -> Iterator[str]:
     """``host`` as given, or a sandbox started for the benchmark (and stopped after it); the project exists."""
-    server = None if host else sandbox.start(Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-")))
+    folder = None if host else Path(tempfile.mkdtemp(prefix="plx-bench-sandbox-"))
+    server = None if folder is None else sandbox.start(folder)
     address = host or server.host  # type: ignore[union-attr]
     try:
         create_project(address, project)
@@ -81,3 +83,5 @@ def sandbox_host(host: str | None, project: str = "bench") -> Iterator[str]:
     finally:
         if server is not None:
             server.stop()
+        if folder is not None:  # its store holds every byte the benchmark uploaded
+            shutil.rmtree(folder, ignore_errors=True)
