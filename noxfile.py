@@ -87,7 +87,7 @@ register(
     compat.MAIN_PYTHON,
     [*compat.REQUESTS_FLOOR],
     compat.CORE_TESTS,
-    "the core tests with the oldest requests, requests-toolbelt and psutil we declare (and urllib3 1.26)",
+    "the core tests with the oldest requests and psutil we declare (and urllib3 1.26)",
 )
 for py in compat.PYTHONS:
     if py != compat.MAIN_PYTHON:

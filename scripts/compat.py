@@ -119,8 +119,8 @@ FRAMEWORKS = (
 )
 
 # Core (torch-free) sessions: the HTTP floor, and the Pythons that torch's wheel on disk does not cover.
-REQUESTS_FLOOR = ("requests==2.28.2", "urllib3==1.26.20", "requests-toolbelt==1.0.0", "psutil==5.9.8")
-CORE_PACKAGES = ("requests", "requests-toolbelt", "psutil")  # the table's row for them
+REQUESTS_FLOOR = ("requests==2.28.2", "urllib3==1.26.20", "psutil==5.9.8")
+CORE_PACKAGES = ("requests", "psutil")  # the table's row for them
 CORE_TESTS = ("tests/core",)
 
 

@@ -25,23 +25,25 @@ class FaultServer:
         self.delay = delay
         self.body = body or {"detail": "fault injected"}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []
+        self.first: list[int] = []  # statuses to answer first, one per request, before ``status``
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                outer.bodies.append(self.rfile.read(length) if length else b"")
                 outer.requests.append((self.command, self.path, dict(self.headers)))
                 time.sleep(outer.delay)
-                if outer.status == 0:  # reset: drop the connection without an answer (RST)
+                status = outer.first.pop(0) if outer.first else outer.status
+                if status == 0:  # reset: drop the connection without an answer (RST)
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.connection.close()
                     self.close_connection = True
                     return
                 payload = json.dumps(outer.body).encode()
                 try:
-                    self.send_response(outer.status)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()

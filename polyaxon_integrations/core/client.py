@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+import uuid as _uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -309,13 +310,8 @@ class PolyaxonClient:
         directory, _, name = rel.rpartition("/")
         with open(local, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size if size is None else size
-            self._post_stream(
-                self._streams(owner, project, uuid, "artifact"),
-                name,
-                _Slice(fh, size, progress),
-                {"untar": False, "path": directory, "overwrite": True},
-                size,
-            )
+            options = {"untar": False, "path": directory, "overwrite": True}
+            self._post_stream(self._streams(owner, project, uuid, "artifact"), fh, size, name, options, progress)
         return size
 
     def upload_tar(
@@ -334,30 +330,21 @@ class PolyaxonClient:
         tar.seek(0, os.SEEK_END)
         size = tar.tell()
         tar.seek(0)
-        self._post_stream(
-            self._streams(owner, project, uuid, "artifacts"),
-            "upload.tar",
-            _Slice(tar, size, progress),
-            {"untar": True, "path": rel_dir, "overwrite": True},
-            size,
-        )
+        options = {"untar": True, "path": rel_dir, "overwrite": True}
+        self._post_stream(self._streams(owner, project, uuid, "artifacts"), tar, size, "upload.tar", options, progress)
         return size
 
-    def _post_stream(self, url: str, name: str, body: _Slice, options: dict[str, Any], size: int) -> None:
-        from requests_toolbelt.multipart.encoder import MultipartEncoder
-
-        encoder = MultipartEncoder(
-            fields={"json": json.dumps(options), "upload_file": (name, body, "application/octet-stream")}
-        )
+    def _post_stream(
+        self, url: str, fh: BinaryIO, size: int, name: str, options: dict[str, Any], progress: Any
+    ) -> None:
+        body = _MultipartFile(fh, size, name, options, progress)
         # A read timeout scaled to the size: a multi-GiB checkpoint on a slow link is not a hang.
         timeout = max(self.config.timeout, 60.0 + size / (8 << 20))
-        self.request("POST", url, data=encoder, headers={"Content-Type": encoder.content_type}, timeout=timeout)
+        self.request("POST", url, data=body, headers={"Content-Type": body.content_type}, timeout=timeout)
 
     def list_dir(self, owner: str, project: str, uuid: str, rel_dir: str) -> dict[str, int] | None:
         """The files (name -> size) the server holds in the run's ``rel_dir``; None where the folder is missing."""
-        body = self.request(
-            "GET", self._streams(owner, project, uuid, "artifacts/tree"), params={"path": rel_dir}
-        )
+        body = self.request("GET", self._streams(owner, project, uuid, "artifacts/tree"), params={"path": rel_dir})
         if not isinstance(body, dict) or body.get("error"):
             return None
         files = body.get("files") or {}
@@ -422,32 +409,57 @@ class PolyaxonClient:
         return {item["name"]: item.get("data") or {} for item in (body or {}).get("data") or []}
 
 
-class _Slice:
-    """The first ``size`` bytes of a binary file, read in chunks (what the multipart encoder streams)."""
+class _MultipartFile:
+    """A ``multipart/form-data`` body: the ``json`` options, then the first ``size`` bytes of ``fh`` as
+    ``upload_file``, streamed from disk in 1 MiB chunks (memory stays flat whatever the size).
 
-    def __init__(self, fh: BinaryIO, size: int, progress: Callable[[int], None] | None = None) -> None:
-        self._fh = fh
-        self._left = size
-        self._progress = progress
-        self._unreported = 0  # bytes read since the last progress call (called per MiB, not per block)
+    Not requests-toolbelt's ``MultipartEncoder``: it copies each chunk through buffers of its own and
+    urllib3 reads it 16 KiB at a time, 2.2 s of CPU per GiB sent on this machine against 0.4 s for this
+    body (curl: 0.5 s), CPU taken from the training beside it. Iterating starts over from the file's
+    first byte, so a request that urllib3 sends again carries the whole body again.
+    """
 
-    @property
-    def len(self) -> int:  # requests-toolbelt reads the remaining length from here
-        return self._left
+    CHUNK = 1 << 20
 
-    def read(self, n: int = -1) -> bytes:
-        n = self._left if n is None or n < 0 else min(n, self._left)
-        data = self._fh.read(n) if n else b""
-        short = n - len(data)
-        if short:  # the file shrank under us: pad to the announced length; its next upload sends it whole
-            data += b"\0" * short
-        self._left -= n
-        if self._progress is not None and data:
-            self._unreported += len(data)
-            if self._unreported >= 1 << 20 or not self._left:
-                self._progress(self._unreported)
-                self._unreported = 0
-        return data
+    def __init__(
+        self, fh: BinaryIO, size: int, name: str, options: dict[str, Any], progress: Callable[[int], None] | None
+    ) -> None:
+        boundary = _uuid.uuid4().hex
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        self._head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="json"\r\n\r\n{json.dumps(options)}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="upload_file"; {_filename_param(name)}\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self._tail = f"\r\n--{boundary}--\r\n".encode()
+        self._fh, self._start, self._size, self._progress = fh, fh.tell(), size, progress
+
+    def __len__(self) -> int:  # requests sends it as Content-Length
+        return len(self._head) + self._size + len(self._tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._fh.seek(self._start)
+        yield self._head
+        left = self._size
+        while left:
+            n = min(self.CHUNK, left)
+            data = self._fh.read(n)
+            if len(data) < n:  # the file shrank under us: pad to the announced length; its next upload sends it whole
+                data += b"\0" * (n - len(data))
+            left -= n
+            if self._progress is not None:  # per MiB chunk (a tqdm update per 16 KiB block cost seconds a GiB)
+                self._progress(n)
+            yield data
+        yield self._tail
+
+
+def _filename_param(name: str) -> str:
+    """``filename="..."`` as urllib3 (and so requests) writes it: the server stores the file under this name."""
+    try:
+        from urllib3.fields import format_multipart_header_param as param  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # urllib3 1.26
+        from urllib3.fields import format_header_param_html5 as param  # type: ignore[attr-defined,no-redef,unused-ignore]
+    return str(param("filename", name))
 
 
 def _path(url: str) -> str:

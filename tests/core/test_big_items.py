@@ -149,3 +149,52 @@ def test_an_interrupted_upload_is_retried_until_the_server_has_the_same_bytes(
         proxy.close()
     assert proxy.cut == 2  # the upload really was cut, twice
     assert sha256(Path(store) / run.run_uuid / "assets" / "model" / big.name) == sha256(big)
+
+
+def _form(body: bytes, content_type: str) -> dict[str, tuple[str | None, bytes]]:
+    """A multipart/form-data body as the server's parser sees it: field -> (file name, bytes)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    return {
+        str(part.get_param("name", header="content-disposition")): (part.get_filename(), part.get_payload(decode=True))
+        for part in message.iter_parts()
+    }
+
+
+def test_an_upload_answered_405_is_sent_again_whole(tmp_path: Path) -> None:
+    """urllib3 sends a request again on the sandbox's stray 405: the second body is the whole file again."""
+    from polyaxon_integrations.core.config import ClientConfig
+    from tests.faults import fault_server
+
+    data = os.urandom((3 << 20) + 123)
+    path = tmp_path / "w.bin"
+    path.write_bytes(data + b"appended after the size was taken")
+    seen: list[int] = []
+    with fault_server(status=201) as server:
+        server.first = [405]
+        client = PolyaxonClient(ClientConfig(host=server.host))
+        sent = client.upload_file("default", "p", "0" * 32, path, "assets/file/w.bin", len(data), seen.append)
+    assert sent == len(data) and len(server.bodies) == 2
+    assert server.bodies[0] == server.bodies[1]
+    form = _form(server.bodies[1], server.requests[1][2]["Content-Type"])
+    assert form["upload_file"] == ("w.bin", data)  # only the announced size, byte-identical
+    assert form["json"][1] == b'{"untar": false, "path": "assets/file", "overwrite": true}'
+    assert sum(seen) == 2 * len(data)  # progress counts each try's bytes
+
+
+def test_file_names_with_spaces_and_accents_arrive_under_their_names(
+    sandbox: object, host: str, project: str, tmp_path: Path
+) -> None:
+    store = getattr(sandbox, "artifacts_store", None)
+    if store is None or not Path(store).is_dir():
+        pytest.skip("needs the sandbox's store folder")
+    run = tracking.init(project=project)
+    assert run is not None
+    name = "poids é (epoch 1).bin"
+    path = tmp_path / name
+    path.write_bytes(os.urandom(2 << 20))
+    run.log_artifact(path, name="weights", kind="model")
+    assert run.end() is True
+    assert sha256(Path(store) / run.run_uuid / "assets" / "model" / name) == sha256(path)
