@@ -150,7 +150,7 @@ def measure(name: str, host: str, path: Path, size: int) -> dict[str, float] | N
     try:
         return run_worker(python, worker, [str(path), str(size)], host, timeout=3600)
     except RuntimeError as exc:  # the official client refuses files over 500 MiB
-        print(f"{name}, {size / 2**30:g} GiB: {str(exc).strip().splitlines()[-2][:150]}")
+        print(f"{name}, {size / 2**30:g} GiB failed:", *str(exc).strip().splitlines()[-4:], sep="\n  ")
         return None
 
 
