@@ -169,8 +169,19 @@ class RunFolder:
     def outputs(self) -> Path:
         return self.path / "outputs"
 
-    def write_run(self, data: dict[str, Any]) -> None:
+    def write_run(self, data: dict[str, Any]) -> tuple[int, int]:
+        """Replace ``run.plx.json``; the :meth:`run_stamp` of what was written."""
         write_json_atomic(self.path / RUN_FILE, data)
+        return self.run_stamp() or (0, 0)
+
+    def run_stamp(self) -> tuple[int, int] | None:
+        """(inode, mtime) of ``run.plx.json``: every atomic write makes a new file, so a stamp other than the one
+        a process last wrote means another process (a spawned worker, a second writer) wrote it since."""
+        try:
+            st = (self.path / RUN_FILE).stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
 
     def read_run(self) -> dict[str, Any]:
         return json.loads((self.path / RUN_FILE).read_text())  # type: ignore[no-any-return]

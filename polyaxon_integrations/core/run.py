@@ -74,7 +74,7 @@ class Run(RichLoggingMixin):
         self._state, self.folder, self._record = begun.state, begun.folder, begun.record
         if not self.is_managed:
             self._record.claim()  # this process writes the run now: a crash of it is recognisable later
-            self.folder.write_run(self._state.to_json())
+            self._written = self.folder.write_run(self._state.to_json())
         if begun.created_on_server is not None:
             managed = self.is_managed
             reconciler = Reconciler(
@@ -181,7 +181,8 @@ class Run(RichLoggingMixin):
         if self.is_managed:
             return True
         try:
-            self.folder.write_run(self._state.to_json())
+            self._adopt_other_writer()
+            self._written = self.folder.write_run(self._state.to_json())
             return True
         except OSError as exc:
             warn_once(
@@ -190,6 +191,21 @@ class Run(RichLoggingMixin):
                 "inputs, outputs, tags and status are kept in memory and written at the next change.",
             )
             return False
+
+    _written: tuple[int, int] | None = None  # the stamp of the run.plx.json this process last wrote
+
+    def _adopt_other_writer(self) -> None:
+        """Another process wrote ``run.plx.json`` since we did (the worker of a ``ddp_spawn`` parent, a second
+        process logging into this folder): keep what it logged that we lack, so our write does not erase it."""
+        stamp = self.folder.run_stamp()
+        if stamp is None or self._written is None or stamp == self._written:
+            return
+        try:
+            theirs = self.folder.read_run()
+        except (OSError, ValueError):
+            return
+        if isinstance(theirs, dict) and theirs.get("uuid") == self.run_uuid:
+            self._state.adopt_missing(theirs)
 
     # --- public surface -------------------------------------------------------------
 

@@ -112,6 +112,21 @@ class RunState:
             target.update(values)
             return changed
 
+    def adopt_missing(self, data: Mapping[str, Any]) -> None:
+        """Take from another process's ``run.plx.json`` what this state lacks: inputs, outputs and meta keys,
+        tags, name, description and readme. Ours win where both have a value; statuses stay ours."""
+        with self.lock:
+            for attr in ("inputs", "outputs", "meta_info"):
+                theirs = data.get(attr)
+                if isinstance(theirs, dict):
+                    ours: dict[str, Any] = getattr(self, attr)
+                    for key, value in theirs.items():
+                        ours.setdefault(key, value)
+            self.tags.extend(t for t in data.get("tags") or [] if isinstance(t, str) and t not in self.tags)
+            for attr in ("name", "description", "readme"):
+                if getattr(self, attr) is None and isinstance(data.get(attr), str):
+                    setattr(self, attr, data[attr])
+
     def add_tags(self, tags: Iterable[str]) -> bool:
         with self.lock:
             new = [t for t in tags if t not in self.tags]

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from polyaxon_integrations.core import env
 from polyaxon_integrations.core.client import PolyaxonClient
+from tests.conftest import sync_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = "default"
@@ -92,6 +94,26 @@ def test_lightning_ddp_spawn_fit_then_test_is_one_run(host: str, api: PolyaxonCl
     assert steps(api, project, uuid, "train_loss") == list(range(4))  # 2 epochs of 2 batches per process
     assert steps(api, project, uuid, "test_loss")
     assert data["inputs"]["lr"] == 0.1
+
+
+def test_lightning_ddp_spawn_offline_keeps_what_the_workers_logged(
+    host: str, api: PolyaxonClient, project: str
+) -> None:
+    """Offline, the main process and its spawned workers share one run folder. The main process writes
+    ``run.plx.json`` last; it keeps the workers' inputs and outputs (it used to erase them), so ``sync`` sends them."""
+    pytest.importorskip("lightning")
+    proc = script("pl-spawn", project, timeout=400, **{env.IS_OFFLINE: "true"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (uuid,) = printed(proc)
+    folder = Path(os.environ[env.OFFLINE_ROOT]) / "runs" / uuid
+    local = json.loads((folder / "run.plx.json").read_text())
+    assert local["status"] == "succeeded" and local["inputs"]["lr"] == 0.1
+    assert {"train_loss", "test_loss"} <= set(local["outputs"])
+    pushed = sync_cli(str(folder))
+    assert pushed.returncode == 0, pushed.stderr
+    data = api.get_run(OWNER, project, uuid)
+    assert data["status"] == "succeeded" and data["inputs"]["lr"] == 0.1 and "train_loss" in data["outputs"]
+    assert steps(api, project, uuid, "train_loss") == list(range(4))
 
 
 @pytest.mark.parametrize("devices", ["1", "2"])
