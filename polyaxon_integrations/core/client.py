@@ -277,17 +277,22 @@ class PolyaxonClient:
         timeout) finds the run it made instead of making a second one.
         """
         body = {**run, "owner": owner, "project": project}
-        for attempt in (1, 2):
-            try:
-                self.sync_run(owner, project, body)
-                return True
-            except ApiError as exc:
-                if exc.status_code == 400 and "already exists" in str(exc):
-                    return False
-                if exc.status_code != 404 or attempt == 2:
-                    raise
-                self.ensure_project(owner, project)  # a new project, as the UI would create it
-        raise AssertionError("unreachable")
+        try:
+            return self._sync_new(owner, project, body)
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise
+        self.ensure_project(owner, project)  # a new project, as the UI would create it
+        return self._sync_new(owner, project, body)
+
+    def _sync_new(self, owner: str, project: str, body: Mapping[str, Any]) -> bool:
+        try:
+            self.sync_run(owner, project, body)
+        except ApiError as exc:
+            if exc.status_code == 400 and "already exists" in str(exc):
+                return False
+            raise
+        return True
 
     def _streams(self, owner: str, project: str, uuid: str, what: str) -> str:
         return f"{self.config.streams_url}/{owner}/{project}/runs/{uuid}/{what}"

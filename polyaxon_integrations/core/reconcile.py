@@ -24,7 +24,7 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +35,16 @@ from .guard import warn_once
 from .record import Record
 from .state import DONE_STATUSES as DONE
 
-__all__ = ["FIELDS", "Plan", "Reconciler", "is_permanent", "matched_statuses", "merge_restored", "scan_files"]
+__all__ = [
+    "FIELDS",
+    "Plan",
+    "Reconciler",
+    "confirm_created",
+    "is_permanent",
+    "matched_statuses",
+    "merge_restored",
+    "scan_files",
+]
 
 FIELDS = ("name", "description", "tags", "inputs", "outputs", "meta_info", "readme")
 _DICT_FIELDS = ("inputs", "outputs", "meta_info")
@@ -174,6 +183,15 @@ def merge_restored(fetched: Path, root: Path, record: Record) -> list[str]:
         record.files[rel] = [len(theirs), 0]  # the server has its part; ours is pending
         changed.append(rel)
     return changed
+
+
+def confirm_created(record: Record, run: Mapping[str, Any]) -> None:
+    """The record of a run the server just created from ``run`` (``runs/sync``): it holds all of it, and it is ours."""
+    record.created = record.owned = record.seeded = True
+    record.fields = {name: run.get(name) for name in FIELDS if name != "readme"}  # runs/sync drops the readme
+    conditions = run.get("status_conditions") or []
+    record.statuses = len(conditions)
+    record.server_status = conditions[-1].get("type") if conditions else None
 
 
 def _fingerprint(value: Any) -> str:
@@ -385,14 +403,7 @@ class Reconciler:
     def _create(self, run: dict[str, Any]) -> None:
         """Create the run from its JSON under its own uuid; adopt it if the server has it already."""
         if self._api.create_run_as(self.owner, self.project, run):
-            record = self.record
-            record.created = True
-            record.owned = True
-            record.seeded = True
-            record.fields = {name: run.get(name) for name in FIELDS if name != "readme"}  # runs/sync drops it
-            conditions = run.get("status_conditions") or []
-            record.statuses = len(conditions)
-            record.server_status = conditions[-1].get("type") if conditions else None
+            confirm_created(self.record, run)
         else:  # the server has it (an earlier answer was lost, or another folder pushed it): read what it holds
             self.seed(run)
 

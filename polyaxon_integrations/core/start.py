@@ -13,7 +13,7 @@ import time
 import uuid as _uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import env
 from .client import PolyaxonClient
@@ -22,13 +22,15 @@ from .context import Context
 from .exceptions import ApiError, ConfigError, ServerUnreachableError
 from .folder import RunFolder, ensure_offline_root
 from .guard import warn_once
-from .reconcile import FIELDS, matched_statuses
+from .reconcile import FIELDS, confirm_created, matched_statuses
 from .record import Record
 from .run_client import RunClient
 from .state import RunState
 from .ui import mask_credentials
 
 __all__ = ["Start", "start"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -114,7 +116,7 @@ class _BoundedRunClient(RunClient):
         self._budget = budget
         self._deadline = time.monotonic() + budget
 
-    def _try(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _try(self, call: Callable[[], T]) -> T:
         while True:
             left = self._deadline - time.monotonic()
             if left <= 0.05:
@@ -138,7 +140,7 @@ class _BoundedRunClient(RunClient):
         return self._try(lambda: RunClient.refresh_data(self))
 
     def create_as(self, run: Mapping[str, Any]) -> bool:
-        return bool(self._try(lambda: {"made": True} if RunClient.create_as(self, run) else {}))
+        return self._try(lambda: RunClient.create_as(self, run))
 
 
 def _new_state(context: Context, run_uuid: str, name: str | None, description: str | None, tags: list[str]) -> RunState:
@@ -225,8 +227,10 @@ def _new(
     """
     state = _new_state(context, _uuid.uuid4().hex, name, description, tags)
     record = Record(owned=True)  # nobody else can have this uuid: whatever the server has of it, we sent
+    run = state.to_json()
     try:
-        made = run_client(None).create_as(state.to_json())
+        # "Already exists" can only be our own earlier try within the budget (a retried 405): the same body.
+        run_client(None).create_as(run)
     except ServerUnreachableError as exc:
         # The run still happens: locally now, on the server when it answers again (or after sync).
         folder = RunFolder.for_run(state.uuid).create()
@@ -236,9 +240,6 @@ def _new(
         )
         state.set_status("running")
         return Start(state, folder, created_on_server=False, record=record)
-    record.created = record.seeded = True
-    record.fields = {name: value for name, value in state.to_json().items() if name in FIELDS and name != "readme"}
-    record.statuses = len(state.conditions) if made else 0
-    record.server_status = "created"
+    confirm_created(record, run)
     state.set_status("running")
     return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, record=record)

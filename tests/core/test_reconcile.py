@@ -49,6 +49,7 @@ class FakeApi:
         self._call("ensure_project", project)
 
     create_run_as = PolyaxonClient.create_run_as  # the real logic over this fake's requests
+    _sync_new = PolyaxonClient._sync_new
 
     def get_run(self, owner: str, project: str, uuid: str) -> dict[str, Any]:
         self._call("get_run", uuid)
