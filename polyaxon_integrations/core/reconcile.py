@@ -62,6 +62,12 @@ def is_permanent(exc: ApiError) -> bool:
     return 400 <= code < 500 and code not in _TRANSIENT and code != 404
 
 
+def _stored_badly(exc: ApiError) -> bool:
+    """The streams service answers 400 to an upload it failed to store (its disk full, its store down): a
+    fault of the server's, not of the file; such an upload is tried again, never set aside."""
+    return exc.status_code == 400 and "upload was unsuccessful" in str(exc)
+
+
 def _skip(rel: str, name: str) -> bool:
     """Our bookkeeping (``*.plx.json``), hidden and temporary files are not the run's artifacts."""
     return name.startswith(".") or name.endswith((".plx.json", ".tmp")) or rel.startswith(".")
@@ -569,7 +575,7 @@ class Reconciler:
         except FileNotFoundError:
             return  # removed since the scan (a rotated checkpoint): nothing to send
         except ApiError as exc:
-            if not is_permanent(exc):
+            if not is_permanent(exc) or _stored_badly(exc):
                 raise
             self._reject(f"file:{rel}", list(stat), exc)
             return
@@ -598,7 +604,7 @@ class Reconciler:
                     self.owner, self.project, self.uuid, spool, rel_dir, self.progress  # type: ignore[arg-type]
                 )
             except ApiError as exc:
-                if not is_permanent(exc):
+                if not is_permanent(exc) or _stored_badly(exc):
                     raise
                 self.record.shared_dirs.append(rel_dir)  # refused as a folder: file by file from now on
                 return

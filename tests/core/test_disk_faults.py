@@ -185,3 +185,29 @@ def test_full_disk_at_init_is_an_error_before_the_server_is_touched(
     with pytest.raises(ApiError) as missing:
         api.get_project("default", project)
     assert missing.value.status_code == 404
+
+
+def test_the_servers_disk_full_for_an_upload_is_retried_not_set_aside(
+    sandbox: object, host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    """The streams service answers 400 ("upload was unsuccessful") when it cannot store a file: a full disk
+    under the run's folder in the server's own store. The file is sent again once there is room, byte-identical."""
+    store = getattr(sandbox, "artifacts_store", None)
+    log = getattr(sandbox, "log", None)
+    if store is None or log is None or not Path(store).is_dir():
+        pytest.skip("needs the sandbox's store folder and log")
+    run = tracking.init(project=project)
+    assert run is not None
+    data = tmp_path / "weights.bin"
+    data.write_bytes(bytes(range(256)) * (16 << 10))  # 4 MiB
+    seen = Path(log).read_text(errors="replace").count("Bad Request: /streams/")
+    with tmpfs(Path(store) / run.run_uuid, size="1m"):
+        run.log_artifact(data, name="weights", kind="model")
+        deadline = time.monotonic() + 30
+        while Path(log).read_text(errors="replace").count("Bad Request: /streams/") == seen:
+            assert time.monotonic() < deadline, "the upload never reached the server's full disk"
+            time.sleep(0.1)
+    assert run.end(timeout=60) is True
+    assert (Path(store) / run.run_uuid / "assets" / "model" / "weights.bin").read_bytes() == data.read_bytes()
+    record = json.loads((run.folder.path / ".sync.plx.json").read_text())
+    assert record.get("rejected", {}) == {}
