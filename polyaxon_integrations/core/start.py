@@ -226,6 +226,7 @@ def _new(
     creates the run after ``init`` gave up, the mirror's next try finds that run and adopts it.
     """
     state = _new_state(context, _uuid.uuid4().hex, name, description, tags)
+    state.set_status("running")  # created running: one request less than a "running" status sent after it
     record = Record(owned=True)  # nobody else can have this uuid: whatever the server has of it, we sent
     run = state.to_json()
     try:
@@ -238,8 +239,6 @@ def _new(
             "init-unreachable",
             f"{exc} Logging to {folder.path}; it is sent when the server answers, or run `{folder.sync_command}`.",
         )
-        state.set_status("running")
         return Start(state, folder, created_on_server=False, record=record)
     confirm_created(record, run)
-    state.set_status("running")
     return Start(state, RunFolder.for_run(state.uuid).create(), created_on_server=True, record=record)

@@ -20,7 +20,7 @@ from .client import PolyaxonClient
 from .exceptions import ApiError, ConfigError, InvalidNameError
 from .folder import LINEAGE_FILE, RUN_FILE, RunFolder, offline_root, owned_by_us, write_json_atomic
 from .names import validate_run_ids
-from .reconcile import Plan, Reconciler
+from .reconcile import Plan, Reconciler, forget
 from .record import Record
 from .state import DONE_STATUSES as DONE
 
@@ -72,6 +72,10 @@ class LocalRun:
 
     def reconciler(self, api: PolyaxonClient | None, artifacts: bool = True, **kwargs: Any) -> Reconciler:
         owner, project, uuid = self.ids
+        if api is not None and self.record.server not in (None, api.config.host):
+            # What another server confirmed says nothing of this one: everything is sent (or found there).
+            forget(self.record)
+            self.record.rejected, self.record.server = {}, api.config.host
         return Reconciler(self.folder.path, api, owner, project, uuid, self.record, uploads=artifacts, **kwargs)
 
     def plan(self, artifacts: bool = True) -> Plan:

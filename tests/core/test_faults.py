@@ -6,6 +6,7 @@ run folder is pushed with ``sync`` to the real sandbox and read back complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -40,10 +41,11 @@ def test_server_misbehaving_mid_run(
         assert worst < 0.05, f"log_metrics waited {worst:.3f}s"
         assert time.perf_counter() - started < 10
         t = time.perf_counter()
-        with pytest.warns(UserWarning):
+        # A slow server may or may not get everything within the budget; a failing one never does, and says so.
+        with pytest.warns(UserWarning) if status != 200 else contextlib.nullcontext():
             in_sync = run.end(timeout=2.0)
         assert time.perf_counter() - t < 4.0
-        if status != 200:  # a slow server may or may not get everything within the budget
+        if status != 200:
             assert in_sync is False
     folder = Path(run.get_artifacts_path())
     rows = (folder / "events" / "metric" / "loss.plx").read_text().split("\n")[1:]

@@ -120,6 +120,35 @@ def test_server_down_at_init_then_sync(
     assert state["pending"] is False and state["created"] is True and state["server_status"] == "succeeded"
 
 
+def test_sync_to_another_server_address_trusts_nothing_the_first_confirmed(
+    monkeypatch: pytest.MonkeyPatch, host: str, api: PolyaxonClient, project: str
+) -> None:
+    """The record says what one server confirmed. Pushed to another address (another server, or this one
+    under another name), the run is looked up and completed there: here the same sandbox as ``localhost``,
+    which must end with the run exactly once, statuses and points not doubled."""
+    run = tracking.init(project=project, name="offline-run")
+    assert run is not None
+    run.log_inputs(lr=0.01, batch=8)
+    for step in range(1, 51):
+        run.log_metrics(step=step, loss=1.0 / step, acc=step / 50)
+    assert run.end(timeout=30) is True
+    folder = Path(run.get_artifacts_path())
+    # the server at the other address lacks the run's outputs: what the first confirmed must not hide that
+    api.patch_run("default", project, run.run_uuid, {"outputs": {}, "merge": False})
+    monkeypatch.setenv("POLYAXON_HOST", host.replace("127.0.0.1", "localhost"))
+    result = sync_cli(str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "nothing to push" not in result.stdout + result.stderr
+    data = api.get_run("default", project, run.run_uuid)
+    assert data["outputs"]["acc"] == 1.0 and data["status"] == "succeeded"
+    assert len(api.list_runs("default", project)) == 1
+    conditions = api.get_statuses("default", project, run.run_uuid)["status_conditions"]
+    assert [c["type"] for c in conditions] == ["created", "running", "succeeded"]
+    assert api.get_metrics("default", project, run.run_uuid, ["acc"])["acc"]["step"] == list(range(1, 51))
+    record = json.loads((folder / ".sync.plx.json").read_text())
+    assert record["server"] == host.replace("127.0.0.1", "localhost") and record["pending"] is False
+
+
 def test_sync_reports_bad_paths(host: str, tmp_path: Path) -> None:
     result = sync_cli(str(tmp_path / "nope"))
     assert result.returncode == 2 and "neither a run folder" in result.stderr
