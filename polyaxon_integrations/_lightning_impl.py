@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ._lightning_media import MediaLoggerMixin
+from .core import env
 from .core.adapter import LazyRun, Origin
 from .core.client import PolyaxonClient
+from .core.context import in_cluster
 from .core.exceptions import ConfigError
-from .core.guard import guarded
+from .core.guard import guarded, warn_once
 from .core.names import normalize_uuid, split_project, validate_slug
 from .core.params import flatten_params
 from .core.run import Run
@@ -54,6 +56,7 @@ class LightningNamespace:
     scan_checkpoints: Callable[[Any, dict[str, float]], list[tuple[float, str, Any, str]]]
     dummy_experiment: Callable[[], Any]  # what ``experiment`` is on other ranks
     state_callback: type  # ``RunStateMixin`` with the namespace's ``Callback``
+    trainer: type  # the namespace's ``Trainer`` (to find the checkpoint it is about to restore)
 
     @property
     def rank(self) -> int:
@@ -179,10 +182,11 @@ class LoggerMixin(MediaLoggerMixin):
         self._next_step: dict[str, int] = {}  # name -> next step, for calls without one (Fabric's ``log``)
         self._seen: tuple[Any, int | None] = (None, None)  # the last (metrics, step) call
         self._state_callback: weakref.ref[Any] | None = None  # the trainer given a RunStateMixin callback
+        self._looked_for_checkpoint = False  # for the checkpoint ``fit(ckpt_path=...)`` restores
 
     _PROCESS_STATE = (
         "_callbacks", "_module", "_summarized", "_logged_model_time", "_logged_rel", "_last_epoch", "_next_step",
-        "_state_callback", "_seen",
+        "_state_callback", "_seen", "_looked_for_checkpoint",
     )  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
@@ -203,14 +207,47 @@ class LoggerMixin(MediaLoggerMixin):
         >>> ckpt = "mnist/<run uuid>/checkpoints/last.ckpt"  # doctest: +SKIP
         >>> Trainer(logger=PolyaxonLogger.from_checkpoint(ckpt)).fit(model, ckpt_path=ckpt)  # doctest: +SKIP
         """
+        logger = cls(**kwargs)
+        if "run_uuid" not in kwargs:
+            logger._continue_from(checkpoint_path)
+        return logger
+
+    def _continue_from(self, checkpoint_path: str | os.PathLike[str]) -> None:
+        """Continue the run a checkpoint of ours names (its entry; none: nothing changes)."""
         import torch
 
+        # mmap: the pickled structure is read, the tensors are not (a multi-GiB checkpoint costs nothing)
         checkpoint = torch.load(os.fspath(checkpoint_path), map_location="cpu", weights_only=False, mmap=True)
-        logger = cls(**kwargs)
         entry = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
-        if isinstance(entry, dict) and entry.get("run_uuid") and "run_uuid" not in kwargs:
-            logger._lazy.continue_run(entry.get("owner"), entry.get("project"), normalize_uuid(entry["run_uuid"]))
-        return logger
+        if isinstance(entry, dict) and entry.get("run_uuid"):
+            self._lazy.continue_run(entry.get("owner"), entry.get("project"), normalize_uuid(entry["run_uuid"]))
+
+    def _continue_restored_checkpoint(self) -> None:
+        """``fit(ckpt_path=...)`` with a logger told nothing of the run: continue the run the checkpoint names.
+
+        Lightning asks its loggers for their experiment (our run) in its setup, before it restores the
+        checkpoint, and hands the path to no hook before then; it is a local of ``Trainer._run`` up the
+        stack. Looked for once, on the first use of the logger; anything unexpected means a new run, as before.
+        """
+        if self._lazy.run_uuid is not None or env.read_str(env.RUN_UUID) or in_cluster() is not None:
+            return  # a run named by hand, by the environment, or scheduled by Polyaxon wins
+        path: Any = None
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "_run" and isinstance(frame.f_locals.get("self"), self._lightning.trainer):
+                path = frame.f_locals.get("ckpt_path")
+                break
+            frame = frame.f_back
+        del frame
+        if isinstance(path, str | os.PathLike) and os.path.isfile(path):  # "last"/"best" are resolved by then
+            try:
+                self._continue_from(path)
+            except Exception as exc:  # not a checkpoint we can read: a new run, said once
+                warn_once(
+                    f"lightning-ckpt-{path}",
+                    f"polyaxon-integrations: cannot read the run's id from {path} ({exc!r}); logging to a new run. "
+                    "Pass run_uuid= to continue the checkpoint's run.",
+                )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -259,6 +296,9 @@ class LoggerMixin(MediaLoggerMixin):
     def _run(self, reopen: bool = True) -> Run | None:
         if self._lightning.rank != 0:
             return None
+        if not self._lazy.resolved and not self._looked_for_checkpoint:
+            self._looked_for_checkpoint = True
+            self._continue_restored_checkpoint()
         return self._lazy.get(reopen)
 
     # --- hooks (rank zero; a tracking error never stops training) -------------------

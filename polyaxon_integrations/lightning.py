@@ -13,6 +13,7 @@ from __future__ import annotations
 try:
     from lightning.fabric.loggers.logger import _DummyExperiment
     from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from lightning.pytorch import Trainer
     from lightning.pytorch.callbacks import Callback
     from lightning.pytorch.loggers.logger import Logger
     from lightning.pytorch.loggers.utilities import _scan_checkpoints
@@ -40,6 +41,7 @@ class PolyaxonLogger(LoggerMixin, Logger):
         scan_checkpoints=_scan_checkpoints,
         dummy_experiment=_DummyExperiment,
         state_callback=_RunState,
+        trainer=Trainer,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 try:
     from lightning_fabric.loggers.logger import _DummyExperiment
     from lightning_fabric.utilities.rank_zero import rank_zero_only
+    from pytorch_lightning import Trainer
     from pytorch_lightning.callbacks import Callback
     from pytorch_lightning.loggers.logger import Logger
     from pytorch_lightning.loggers.utilities import _scan_checkpoints
@@ -41,6 +42,7 @@ class PolyaxonLogger(LoggerMixin, Logger):
         scan_checkpoints=_scan_checkpoints,
         dummy_experiment=_DummyExperiment,
         state_callback=_RunState,
+        trainer=Trainer,
     )
 
 

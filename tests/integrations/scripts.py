@@ -37,15 +37,17 @@ def hf_resume(output_dir: str, phase: str) -> None:
     print("RUN", run.run_uuid if run else None, flush=True)
 
 
-def pl_resume(project: str, ckpt_dir: str, phase: str) -> None:
-    """Phase 1: 2 epochs with a last checkpoint; phase 2 (a new process): resume it to 4 epochs."""
+def pl_resume(project: str, ckpt_dir: str, phase: str, how: str = "plain") -> None:
+    """Phase 1: 2 epochs with a last checkpoint; phase 2 (a new process): resume it to 4 epochs, with a logger
+    told nothing (``plain``) or built by ``PolyaxonLogger.from_checkpoint``."""
     import lightning.pytorch as L
 
     from polyaxon_integrations.lightning import PolyaxonLogger
     from tests.integrations.models import Tiny, data
 
     last = os.path.join(ckpt_dir, "last.ckpt")
-    logger = PolyaxonLogger(project=project) if phase == "1" else PolyaxonLogger.from_checkpoint(last, project=project)
+    resuming = phase == "2" and how == "from_checkpoint"
+    logger = PolyaxonLogger.from_checkpoint(last, project=project) if resuming else PolyaxonLogger(project=project)
     trainer = L.Trainer(
         max_epochs=2 if phase == "1" else 4, logger=logger, log_every_n_steps=1, enable_progress_bar=False,
         enable_model_summary=False, accelerator="cpu", devices=1,

@@ -1,7 +1,7 @@
 """One run across restarts, spawned workers and launchers: each training in fresh processes, read back from the sandbox.
 
 - transformers ``train(resume_from_checkpoint=True)`` after a preemption: the same run, steps 1-10, ``succeeded``;
-- Lightning ``fit(ckpt_path=...)`` in a new process (``PolyaxonLogger.from_checkpoint``): the same run, steps go on;
+- Lightning ``fit(ckpt_path=...)`` in a new process, no id passed: the same run, steps go on;
 - Lightning ``ddp_spawn``, fit then test: one run, known to the main process;
 - Fabric, one process and ``devices=2``: nested dicts flattened, steps counted per name.
 """
@@ -68,14 +68,17 @@ def test_transformers_resume_after_preemption_continues_the_run(
     assert statuses(api, project, uuid)[-3:] == ["stopped", "running", "succeeded"]
 
 
+@pytest.mark.parametrize("how", ["plain", "from_checkpoint"])
 def test_lightning_ckpt_path_resume_in_a_new_process(
-    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path, how: str
 ) -> None:
+    """``fit(ckpt_path=...)`` continues the checkpoint's run, with a logger told nothing about it (the id is
+    in the checkpoint) or one made by ``from_checkpoint``."""
     pytest.importorskip("lightning")
     ckpt = str(tmp_path / "ckpt")
     first = script("pl-resume", project, ckpt, "1")
     assert first.returncode == 0, first.stderr[-3000:]
-    second = script("pl-resume", project, ckpt, "2")
+    second = script("pl-resume", project, ckpt, "2", how)
     assert second.returncode == 0, second.stderr[-3000:]
     assert printed(first) == printed(second)
     (data,) = runs(api, project)

@@ -230,6 +230,30 @@ def test_resume_from_checkpoint_continues_the_run(host: str, api: PolyaxonClient
     assert api.get_metrics(OWNER, project, uuid, ["train_loss"])["train_loss"]["step"] == list(range(2 * BATCHES))
 
 
+@pytest.mark.parametrize(
+    ("ns", "adapter"), [(L, pl_adapter), (PL, ptl_adapter)], ids=["lightning", "pytorch_lightning"]
+)
+def test_fit_from_a_checkpoint_continues_its_run_with_no_id_passed(
+    host: str, api: PolyaxonClient, project: str, ns: Any, adapter: Any
+) -> None:
+    first = adapter.PolyaxonLogger(project=project)
+    checkpoint = ns.callbacks.ModelCheckpoint(save_last=True)
+    trainer(ns, first, max_epochs=1, callbacks=[checkpoint]).fit(module_class(ns)(), data())
+    uuid = first.version
+    first.end()
+    again = adapter.PolyaxonLogger(project=project)  # told nothing: the checkpoint names the run
+    trainer(ns, again, max_epochs=2).fit(module_class(ns)(), data(), ckpt_path=checkpoint.last_model_path)
+    assert again.version == uuid
+    again.end()
+    served = only_run(api, project)
+    assert served["uuid"] == uuid and served["status"] == "succeeded"
+    assert api.get_metrics(OWNER, project, uuid, ["train_loss"])["train_loss"]["step"] == list(range(2 * BATCHES))
+    fresh = adapter.PolyaxonLogger(project=project)  # the same model, no checkpoint: a new run
+    trainer(ns, fresh, max_epochs=1).fit(module_class(ns)(), data())
+    assert fresh.version != uuid
+    fresh.end()
+
+
 def test_in_cluster_attaches_to_the_scheduled_run(
     host: str, sandbox: Any, api: PolyaxonClient, project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
