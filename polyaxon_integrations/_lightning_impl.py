@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ._lightning_media import MediaLoggerMixin
-from .core import env
 from .core.adapter import LazyRun, Origin
 from .core.client import PolyaxonClient
-from .core.context import in_cluster
 from .core.exceptions import ConfigError
 from .core.guard import guarded, warn_once
 from .core.names import normalize_uuid, split_project, validate_slug
@@ -229,8 +227,8 @@ class LoggerMixin(MediaLoggerMixin):
         checkpoint, and hands the path to no hook before then; it is a local of ``Trainer._run`` up the
         stack. Looked for once, on the first use of the logger; anything unexpected means a new run, as before.
         """
-        if self._lazy.run_uuid is not None or env.read_str(env.RUN_UUID) or in_cluster() is not None:
-            return  # a run named by hand, by the environment, or scheduled by Polyaxon wins
+        if self._lazy.named_elsewhere():
+            return
         path: Any = None
         frame: Any = sys._getframe(1)
         while frame is not None:

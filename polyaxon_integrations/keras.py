@@ -28,8 +28,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from .core import process
 from .core.adapter import LazyRun
 from .core.exceptions import ConfigError
+from .core.folder import write_json_atomic
 from .core.guard import guarded, reraise, warn_once
+from .core.names import normalize_uuid
 from .core.params import flatten_params
+from .core.record import read_json
 from .core.replica import ReplicaRun
 
 if TYPE_CHECKING:
@@ -41,9 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["PolyaxonCallback", "PolyaxonKerasCallback"]
 
 _MODES = ("auto", "min", "max")
-
-
 _RAISED = "Model.fit() raised before it ended (the error was caught)"
+_BACKUP_FILE = "polyaxon-run.json"  # in a BackupAndRestore backup_dir: the run a restored fit continues
+
 
 class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Track a Keras 3 training in Polyaxon: inputs, model summary, metrics, best or final model.
@@ -94,6 +97,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._in_fit = False
         self._steps_per_call = 1
+        self._backup: Path | None = None  # our file in a BackupAndRestore's folder
         self._described: Any = None
         self._reset(None)
 
@@ -153,9 +157,17 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     @guarded("keras on_train_begin")
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._in_fit = True
+        self._backup, restored = self._continue_backup()
         run = self._begin()
         if run is None:
             return
+        if restored is not None and run.run_uuid == restored.get("run_uuid"):
+            # Steps go on from where the preempted process got (Keras < 3.5 restores the weights only and
+            # starts again at epoch 0: the epochs it repeats are logged after the last one, never twice).
+            epoch, batches = restored.get("epoch"), restored.get("batches")
+            self._last_epoch = epoch if type(epoch) is int and epoch >= 0 else self._last_epoch
+            self._batch_base = batches if type(batches) is int and batches >= 0 else self._batch_base
+        self._name_run_in(run)
         # Keras calls no hook when fit() raises: until on_train_end, a normal process exit means it did
         # (the error was caught), so the run ends failed rather than succeeded.
         process.mark_unfinished(run, _RAISED)
@@ -168,6 +180,47 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
             inputs["optimizer"] = {"class": type(optimizer).__name__, **optimizer.get_config()}
             inputs["learning_rate"] = self._learning_rate()
         run.log_inputs(**flatten_params({k: v for k, v in inputs.items() if v is not None}))
+
+    def _continue_backup(self) -> tuple[Path | None, dict[str, Any] | None]:
+        """Where a ``BackupAndRestore`` beside this callback keeps its state and, if an earlier (preempted)
+        process named its run there, that entry, whose run is now continued: restored training, same run.
+
+        Keras shows a callback none of the others, so the ``BackupAndRestore`` is found among the lists that
+        hold this callback (the user's ``callbacks=[...]`` and Keras's own): once per ``fit``.
+        """
+        import gc
+
+        found = None
+        for holder in gc.get_referrers(self):
+            if isinstance(holder, list):
+                found = next((c for c in holder if isinstance(c, keras.callbacks.BackupAndRestore)), None)
+                if found is not None:
+                    break
+        folder = str(getattr(found, "backup_dir", "") or "")
+        if not folder or "://" in folder:  # none, or a remote store we do not write to
+            return None, None
+        path = Path(folder) / _BACKUP_FILE
+        entry = read_json(path)
+        if self._lazy.resolved or self._lazy.named_elsewhere() or not isinstance(entry, dict):
+            return path, None
+        uuid = entry.get("run_uuid")
+        if not isinstance(uuid, str) or not uuid:
+            return path, None
+        entry["run_uuid"] = normalize_uuid(uuid)
+        self._lazy.continue_run(entry.get("owner"), entry.get("project"), entry["run_uuid"])
+        return path, entry
+
+    @guarded("keras BackupAndRestore")
+    def _name_run_in(self, run: Run) -> None:
+        """Keep the run's id and steps beside the backup (deleted with it when training ends, as Keras does)."""
+        if self._backup is None:
+            return
+        self._backup.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(
+            self._backup,
+            {"owner": run.owner, "project": run.project, "run_uuid": run.run_uuid, "epoch": self._last_epoch,
+             "batches": self._batch_base},
+        )  # fmt: skip
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._train_batch_end(batch, logs)
@@ -228,6 +281,7 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self._save_best(run, step, metrics)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weight_histograms(run, step)
+        self._name_run_in(run)
 
     @guarded("keras weight histograms")
     def _log_weight_histograms(self, run: Run, step: int) -> None:

@@ -106,6 +106,16 @@ class LazyRun:
                     self._bind(self._run)
             return self._run
 
+    def named_elsewhere(self) -> bool:
+        """The run is named by hand (``run_uuid=``, a run), by ``POLYAXON_RUN_UUID`` or by Polyaxon's scheduling:
+        a framework's checkpoint naming another run must not override it."""
+        from . import env
+        from .context import in_cluster
+
+        return self.run_uuid is not None or self._run is not None or bool(env.read_str(env.RUN_UUID)) or (
+            in_cluster() is not None
+        )
+
     def continue_run(self, owner: str | None, project: str | None, run_uuid: str) -> None:
         """Bind to the run a checkpoint names (before first use): it is continued, and owned."""
         with self._lock:

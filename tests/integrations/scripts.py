@@ -57,6 +57,32 @@ def pl_resume(project: str, ckpt_dir: str, phase: str, how: str = "plain") -> No
     print("RUN", logger.version, flush=True)
 
 
+def keras_backup(project: str, backup_dir: str, phase: str) -> None:
+    """4 epochs of 3 batches with ``BackupAndRestore``; phase 1 is preempted (SIGTERM) after epoch 1's backup,
+    phase 2 (a new process, the same command) restores and finishes."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    import numpy as np
+
+    from polyaxon_integrations.keras import PolyaxonCallback
+
+    class Preempt(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if phase == "1" and epoch == 1:  # after BackupAndRestore (before it in the list) saved epoch 1
+                print("RUN", tracker.run.run_uuid if tracker.run else None, flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.random.rand(24, 4).astype("float32"), np.random.rand(24, 1).astype("float32")
+    tracker = PolyaxonCallback(project=project, log_every_n_steps=1)
+    backup = keras.callbacks.BackupAndRestore(backup_dir)
+    history = model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[tracker, backup, Preempt()])
+    print("RUN", tracker.run.run_uuid if tracker.run else None, flush=True)
+    print("EPOCHS", len(history.epoch), flush=True)  # Keras < 3.5 restores the weights only: 4 again, not 2
+
+
 def pl_spawn(project: str) -> None:
     """``ddp_spawn`` on two CPU processes: fit, then test, from a main process that never trains."""
     import lightning.pytorch as L
@@ -97,4 +123,5 @@ def fabric(project: str, devices: str) -> None:
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"hf-resume": hf_resume, "pl-resume": pl_resume, "pl-spawn": pl_spawn, "fabric": fabric}[mode](*args)
+    modes = {"hf-resume": hf_resume, "pl-resume": pl_resume, "keras-backup": keras_backup, "pl-spawn": pl_spawn}
+    {**modes, "fabric": fabric}[mode](*args)

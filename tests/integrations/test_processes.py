@@ -2,6 +2,7 @@
 
 - transformers ``train(resume_from_checkpoint=True)`` after a preemption: the same run, steps 1-10, ``succeeded``;
 - Lightning ``fit(ckpt_path=...)`` in a new process, no id passed: the same run, steps go on;
+- Keras ``BackupAndRestore`` after a preemption: the same run, epochs and batch steps go on;
 - Lightning ``ddp_spawn``, fit then test: one run, known to the main process;
 - Fabric, one process and ``devices=2``: nested dicts flattened, steps counted per name.
 """
@@ -84,6 +85,26 @@ def test_lightning_ckpt_path_resume_in_a_new_process(
     (data,) = runs(api, project)
     assert data["status"] == "succeeded"
     assert steps(api, project, data["uuid"], "train_loss") == list(range(16))  # 4 steps an epoch, 4 epochs
+
+
+def test_keras_backup_and_restore_after_preemption_continues_the_run(
+    host: str, api: PolyaxonClient, project: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("keras")
+    backup = str(tmp_path / "backup")
+    first = script("keras-backup", project, backup, "1")
+    assert first.returncode == -15, first.stderr[-3000:]  # SIGTERM: the run ended stopped, the process died
+    (uuid,) = printed(first)
+    second = script("keras-backup", project, backup, "2")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert printed(second) == [uuid]  # the run named beside the backup, no id passed by hand
+    (data,) = runs(api, project)
+    assert data["uuid"] == uuid and data["status"] == "succeeded"
+    (again,) = (int(n) for n in printed(second, "EPOCHS"))  # epochs the restored fit ran (2; 4 before Keras 3.5)
+    assert steps(api, project, uuid, "loss") == list(range(2 + again))  # 0-1 before the restart, then on from 2
+    assert steps(api, project, uuid, "batch__loss") == list(range(1, 3 * (2 + again) + 1))  # 3 an epoch, no repeat
+    assert statuses(api, project, uuid)[-3:] == ["stopped", "running", "succeeded"]
+    assert not Path(backup).exists()  # Keras deletes its backup when training ends, our file with it
 
 
 def test_lightning_ddp_spawn_fit_then_test_is_one_run(host: str, api: PolyaxonClient, project: str) -> None:
