@@ -163,6 +163,7 @@ class LoggerMixin(MediaLoggerMixin):
             collect_resources=collect_resources,
             end_timeout=end_timeout,
         )
+        _LOGGERS.add(self)
         self._prefix = prefix
         self._log_model: bool | Literal["all"] = log_model
         self._save_dir = os.fspath(save_dir)
@@ -189,7 +190,8 @@ class LoggerMixin(MediaLoggerMixin):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a spawned worker (``ddp_spawn``): the run starts here first, so the parent knows it
-        and every worker (and a later ``test`` in new workers) logs into that one run, as W&B's logger does."""
+        and every worker (and a later ``test`` in new workers) logs into that one run, as W&B's logger does
+        (``ddp_fork`` pickles nothing: :func:`_before_fork` does the same there)."""
         if multiprocessing.context.get_spawning_popen() is not None and self._lightning.rank == 0:
             self._lazy.get()
         state = self.__dict__.copy()
@@ -502,3 +504,37 @@ class LoggerMixin(MediaLoggerMixin):
         if run is None or self._lightning.rank != 0:
             return True
         return run.end(status, message=message, timeout=timeout)
+
+
+_LOGGERS: weakref.WeakSet[LoggerMixin] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    """Lightning's ``ddp_fork`` (and ``ddp_notebook``) forks its workers: start each waiting logger's run here
+    first, in the main process, so the workers log into it (see ``LazyRun._forked``), this process knows it
+    after ``fit`` and ends it, and ``fit`` then ``test`` is one run, as with ``ddp_spawn``.
+
+    Any other fork (a DataLoader worker, a Pool) starts nothing: only a fork from Lightning's launcher does.
+    """
+    waiting = [lg for lg in list(_LOGGERS) if not lg._lazy.resolved and lg._lightning.rank == 0]
+    if not waiting or not _lightning_forks_workers():
+        return
+    for logger in waiting:
+        try:
+            logger._lazy.get()
+        except Exception as exc:  # the workers then start the run themselves, as before
+            warn_once("lightning-fork", f"polyaxon-integrations: could not start the run before ddp_fork: {exc!r}")
+
+
+def _lightning_forks_workers() -> bool:
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        launcher = frame.f_locals.get("self")
+        if type(launcher).__name__ == "_MultiProcessingLauncher":
+            return getattr(launcher, "_start_method", None) == "fork"
+        frame = frame.f_back
+    return False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork)

@@ -22,7 +22,9 @@ with ``end_on_finalize``, an ``evaluate()`` after ``train()``), it continues the
 from __future__ import annotations
 
 import enum
+import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from . import current
@@ -64,6 +66,7 @@ class LazyRun:
         self._lock = threading.Lock()
         if run is not None:
             self._bind(run)
+        _LAZY.add(self)
 
     @property
     def init_kwargs(self) -> InitOptions:
@@ -163,6 +166,26 @@ class LazyRun:
         self._run = None
         self._lock = threading.Lock()
         self.origin = Origin.HANDED if self._bound else None  # the process that pickled it owns the run
+        _LAZY.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: as a pickled copy (``__setstate__``). The parent's run object has no threads
+        here and stays the parent's; the child attaches to that run if it logs (Lightning's ``ddp_fork``)."""
+        if self._run is not None:
+            self._bind(self._run)
+        self.__setstate__(self.__getstate__())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LazyRun:
         return self  # a copy in this process logs through the same run
+
+
+_LAZY: weakref.WeakSet[LazyRun] = weakref.WeakSet()
+
+
+def _forked_child() -> None:
+    for lazy in list(_LAZY):
+        lazy._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)

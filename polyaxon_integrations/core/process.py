@@ -96,6 +96,21 @@ def _at_exit() -> None:
     _end_all(status, message)
 
 
+def _forget_in_child() -> None:
+    """A forked child (a DataLoader worker, a Pool process, a ``ddp_fork`` worker) inherits the runs and the
+    handlers but owns none of them: its exit or SIGTERM (how DataLoader and Pool stop a worker) must not end
+    the parent's runs. The child's own runs register again."""
+    global _lock, _installed_pid, _exit_status
+    _lock = threading.Lock()
+    _runs.clear()
+    _unfinished.clear()
+    _installed_pid, _exit_status = None, None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _make_sigterm_handler(previous: Any) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
         _end_all("stopped", "SIGTERM")

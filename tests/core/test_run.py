@@ -287,3 +287,37 @@ def test_in_cluster_events_are_served_from_the_context_folder(
     assert len(api.list_runs("default", project)) == 1
     assert scheduled.get_outputs() == {"loss": 0.9}
     assert scheduled.get_statuses()[0] == "created"
+
+
+FORKED = """
+import multiprocessing as mp, os, sys, time
+from polyaxon_integrations import tracking
+
+def worker():  # a DataLoader worker, a Pool process: forked while the run is open
+    time.sleep(60)
+
+if __name__ == "__main__":
+    run = tracking.init(project=sys.argv[1])
+    child = mp.get_context("fork").Process(target=worker)
+    child.start()
+    time.sleep(0.5)
+    child.terminate()  # SIGTERM, as DataLoader and Pool shut down a worker that does not stop
+    child.join()
+    run.log_metrics(step=0, loss=1.0)
+    time.sleep(1.5)
+    print(run.run_uuid, run.end(timeout=30), flush=True)
+"""
+
+
+def test_a_forked_child_terminated_does_not_end_the_parents_run(host: str, api: PolyaxonClient, project: str) -> None:
+    """The child inherits the parent's open run and its SIGTERM handler: the child ending must not end the run."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FORKED), project],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    uuid, ended = proc.stdout.split()
+    assert ended == "True"
+    assert "is complete in" not in proc.stderr, proc.stderr[-3000:]  # the child tried to end the parent's run
+    conditions = [c["type"] for c in api.get_statuses("default", project, uuid)["status_conditions"]]
+    assert conditions == ["created", "running", "succeeded"], proc.stderr[-3000:]

@@ -83,8 +83,8 @@ def keras_backup(project: str, backup_dir: str, phase: str) -> None:
     print("EPOCHS", len(history.epoch), flush=True)  # Keras < 3.5 restores the weights only: 4 again, not 2
 
 
-def pl_spawn(project: str) -> None:
-    """``ddp_spawn`` on two CPU processes: fit, then test, from a main process that never trains."""
+def pl_spawn(project: str, strategy: str = "ddp_spawn") -> None:
+    """``ddp_spawn`` (or ``ddp_fork``) on two CPU processes: fit, then test, from a main process that never trains."""
     import lightning.pytorch as L
 
     from polyaxon_integrations.lightning import PolyaxonLogger
@@ -93,7 +93,7 @@ def pl_spawn(project: str) -> None:
     logger = PolyaxonLogger(project=project)
     trainer = L.Trainer(
         max_epochs=2, logger=logger, log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
-        accelerator="cpu", devices=2, strategy="ddp_spawn", enable_checkpointing=False,
+        accelerator="cpu", devices=2, strategy=strategy, enable_checkpointing=False,
     )  # fmt: skip
     model = Tiny()
     trainer.fit(model, data())

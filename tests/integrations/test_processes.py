@@ -3,7 +3,7 @@
 - transformers ``train(resume_from_checkpoint=True)`` after a preemption: the same run, steps 1-10, ``succeeded``;
 - Lightning ``fit(ckpt_path=...)`` in a new process, no id passed: the same run, steps go on;
 - Keras ``BackupAndRestore`` after a preemption: the same run, epochs and batch steps go on;
-- Lightning ``ddp_spawn``, fit then test: one run, known to the main process;
+- Lightning ``ddp_spawn`` and ``ddp_fork``, fit then test: one run, known to the main process;
 - Fabric, one process and ``devices=2``: nested dicts flattened, steps counted per name.
 """
 
@@ -107,9 +107,14 @@ def test_keras_backup_and_restore_after_preemption_continues_the_run(
     assert not Path(backup).exists()  # Keras deletes its backup when training ends, our file with it
 
 
-def test_lightning_ddp_spawn_fit_then_test_is_one_run(host: str, api: PolyaxonClient, project: str) -> None:
+@pytest.mark.parametrize("strategy", ["ddp_spawn", "ddp_fork"])
+def test_lightning_ddp_spawn_fit_then_test_is_one_run(
+    host: str, api: PolyaxonClient, project: str, strategy: str
+) -> None:
+    """Spawned or forked workers: the run starts in the main process before they do (pickled with the logger,
+    or just before the fork), so they log into it and the main process knows and ends it."""
     pytest.importorskip("lightning")
-    proc = script("pl-spawn", project, timeout=400)
+    proc = script("pl-spawn", project, strategy, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (uuid,) = printed(proc)
     assert printed(proc, "AFTER_FIT") == [uuid]  # the main process knows the run after fit
