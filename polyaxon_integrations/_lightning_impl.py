@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from ._lightning_continuity import RunStateMixin, checkpoint_run, restoring_checkpoint, wait_for_fork
 from ._lightning_media import MediaLoggerMixin
 from .core.adapter import LazyRun, Origin
 from .core.client import PolyaxonClient
@@ -27,10 +28,9 @@ from .core.params import flatten_params
 from .core.run import Run
 from .core.run_client import RunClient
 
-__all__ = ["CHECKPOINT_KEY", "LightningNamespace", "LoggerMixin", "RunStateMixin"]
+__all__ = ["LightningNamespace", "LoggerMixin"]
 
 FRAMEWORK = "lightning"
-CHECKPOINT_KEY = "polyaxon"  # the checkpoint entry naming the run: {"owner", "project", "run_uuid"}
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -66,20 +66,6 @@ def _score(value: Any) -> float | None:
         return None
     item = getattr(value, "item", None)
     return float(item() if callable(item) else value)
-
-
-class RunStateMixin:
-    """A callback (with the namespace's ``Callback``) that writes the run's id into every checkpoint, so
-    :meth:`LoggerMixin.from_checkpoint` continues that run; the logger adds it to its trainer."""
-
-    def __init__(self, lazy: LazyRun) -> None:
-        super().__init__()
-        self.lazy = lazy
-
-    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
-        run = self.lazy.run
-        if run is not None:
-            checkpoint[CHECKPOINT_KEY] = {"owner": run.owner, "project": run.project, "run_uuid": run.run_uuid}
 
 
 class LoggerMixin(MediaLoggerMixin):
@@ -163,7 +149,7 @@ class LoggerMixin(MediaLoggerMixin):
             collect_resources=collect_resources,
             end_timeout=end_timeout,
         )
-        _LOGGERS.add(self)
+        wait_for_fork(self)
         self._prefix = prefix
         self._log_model: bool | Literal["all"] = log_model
         self._save_dir = os.fspath(save_dir)
@@ -213,41 +199,25 @@ class LoggerMixin(MediaLoggerMixin):
         return logger
 
     def _continue_from(self, checkpoint_path: str | os.PathLike[str]) -> None:
-        """Continue the run a checkpoint of ours names (its entry; none: nothing changes)."""
-        import torch
-
-        # mmap: the pickled structure is read, the tensors are not (a multi-GiB checkpoint costs nothing)
-        checkpoint = torch.load(os.fspath(checkpoint_path), map_location="cpu", weights_only=False, mmap=True)
-        entry = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
-        if isinstance(entry, dict) and entry.get("run_uuid"):
-            self._lazy.continue_run(entry.get("owner"), entry.get("project"), normalize_uuid(entry["run_uuid"]))
+        """Continue the run a checkpoint of ours names (none named: nothing changes)."""
+        named = checkpoint_run(checkpoint_path)
+        if named is not None:
+            self._lazy.continue_run(*named)
 
     def _continue_restored_checkpoint(self) -> None:
-        """``fit(ckpt_path=...)`` with a logger told nothing of the run: continue the run the checkpoint names.
-
-        Lightning asks its loggers for their experiment (our run) in its setup, before it restores the
-        checkpoint, and hands the path to no hook before then; it is a local of ``Trainer._run`` up the
-        stack. Looked for once, on the first use of the logger; anything unexpected means a new run, as before.
-        """
-        if self._lazy.named_elsewhere():
+        """``fit(ckpt_path=...)`` with a logger told nothing of the run: continue the run the checkpoint names
+        (looked for once, on the first use of the logger; anything unexpected means a new run, as before)."""
+        path = None if self._lazy.named_elsewhere() else restoring_checkpoint(self._lightning.trainer)
+        if path is None:
             return
-        path: Any = None
-        frame: Any = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code.co_name == "_run" and isinstance(frame.f_locals.get("self"), self._lightning.trainer):
-                path = frame.f_locals.get("ckpt_path")
-                break
-            frame = frame.f_back
-        del frame
-        if isinstance(path, str | os.PathLike) and os.path.isfile(path):  # "last"/"best" are resolved by then
-            try:
-                self._continue_from(path)
-            except Exception as exc:  # not a checkpoint we can read: a new run, said once
-                warn_once(
-                    f"lightning-ckpt-{path}",
-                    f"polyaxon-integrations: cannot read the run's id from {path} ({exc!r}); logging to a new run. "
-                    "Pass run_uuid= to continue the checkpoint's run.",
-                )
+        try:
+            self._continue_from(path)
+        except Exception as exc:  # not a checkpoint we can read: a new run, said once
+            warn_once(
+                f"lightning-ckpt-{path}",
+                f"polyaxon-integrations: cannot read the run's id from {path} ({exc!r}); logging to a new run. "
+                "Pass run_uuid= to continue the checkpoint's run.",
+            )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -504,37 +474,3 @@ class LoggerMixin(MediaLoggerMixin):
         if run is None or self._lightning.rank != 0:
             return True
         return run.end(status, message=message, timeout=timeout)
-
-
-_LOGGERS: weakref.WeakSet[LoggerMixin] = weakref.WeakSet()
-
-
-def _before_fork() -> None:
-    """Lightning's ``ddp_fork`` (and ``ddp_notebook``) forks its workers: start each waiting logger's run here
-    first, in the main process, so the workers log into it (see ``LazyRun._forked``), this process knows it
-    after ``fit`` and ends it, and ``fit`` then ``test`` is one run, as with ``ddp_spawn``.
-
-    Any other fork (a DataLoader worker, a Pool) starts nothing: only a fork from Lightning's launcher does.
-    """
-    waiting = [lg for lg in list(_LOGGERS) if not lg._lazy.resolved and lg._lightning.rank == 0]
-    if not waiting or not _lightning_forks_workers():
-        return
-    for logger in waiting:
-        try:
-            logger._lazy.get()
-        except Exception as exc:  # the workers then start the run themselves, as before
-            warn_once("lightning-fork", f"polyaxon-integrations: could not start the run before ddp_fork: {exc!r}")
-
-
-def _lightning_forks_workers() -> bool:
-    frame: Any = sys._getframe(2)
-    while frame is not None:
-        launcher = frame.f_locals.get("self")
-        if type(launcher).__name__ == "_MultiProcessingLauncher":
-            return getattr(launcher, "_start_method", None) == "fork"
-        frame = frame.f_back
-    return False
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork)

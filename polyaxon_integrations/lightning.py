@@ -23,7 +23,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "polyaxon_integrations.lightning needs Lightning: pip install 'polyaxon-integrations[lightning]'"
     ) from exc
 
-from ._lightning_impl import LightningNamespace, LoggerMixin, RunStateMixin
+from ._lightning_continuity import RunStateMixin
+from ._lightning_impl import LightningNamespace, LoggerMixin
 
 __all__ = ["PolyaxonCallback", "PolyaxonLogger"]
 

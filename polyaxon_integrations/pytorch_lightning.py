@@ -24,7 +24,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'polyaxon-integrations[pytorch-lightning]'"
     ) from exc
 
-from ._lightning_impl import LightningNamespace, LoggerMixin, RunStateMixin
+from ._lightning_continuity import RunStateMixin
+from ._lightning_impl import LightningNamespace, LoggerMixin
 
 __all__ = ["PolyaxonCallback", "PolyaxonLogger"]
 
