@@ -157,7 +157,13 @@ class PolyaxonCallback(keras.callbacks.Callback):  # type: ignore[misc]
     @guarded("keras on_train_begin")
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._in_fit = True
-        self._backup, restored = self._continue_backup()
+        try:
+            self._backup, restored = self._continue_backup()
+        except Exception as exc:  # never at the cost of the run itself: then as if there were no backup
+            if reraise():
+                raise
+            warn_once("keras-backup", f"polyaxon-integrations: cannot use the BackupAndRestore folder: {exc!r}")
+            self._backup, restored = None, None
         run = self._begin()
         if run is None:
             return

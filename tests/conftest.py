@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -119,6 +119,24 @@ def schedule_run(
     monkeypatch.setenv(env.RUN_INSTANCE, f"default.{project}.runs.{scheduled.run_uuid}")
     monkeypatch.setenv(env.CONTEXT_ROOT, str(context_root))
     return scheduled
+
+
+# Now and then, on this loaded 2-core machine, a gloo rank aborts in C++ (std::terminate) at an all-reduce or
+# at teardown: about 1 in 20 multi-process trainings under load, in a rank where our adapter runs no thread.
+GLOO_ABORT = "terminate called without an active exception"
+
+
+def once_more_on_gloo_abort(
+    attempt: Callable[[str], subprocess.CompletedProcess[str]], project: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``attempt(project)``, and once more in a fresh project (the aborted try left its run behind) if a rank
+    aborted in gloo; any other failure is the test's to see. Returns the last process and its project."""
+    proc = attempt(project)
+    if proc.returncode != 0 and GLOO_ABORT in proc.stderr:
+        print("a rank aborted in gloo, once more:", proc.stderr[-3000:])
+        project = f"{project}-again"
+        proc = attempt(project)
+    return proc, project
 
 
 def sync_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ import pytest
 
 from polyaxon_integrations.core import env
 from polyaxon_integrations.core.client import PolyaxonClient
-from tests.conftest import sync_cli
+from tests.conftest import once_more_on_gloo_abort, sync_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = "default"
@@ -114,7 +114,7 @@ def test_lightning_ddp_spawn_fit_then_test_is_one_run(
     """Spawned or forked workers: the run starts in the main process before they do (pickled with the logger,
     or just before the fork), so they log into it and the main process knows and ends it."""
     pytest.importorskip("lightning")
-    proc = script("pl-spawn", project, strategy, timeout=400)
+    proc, project = once_more_on_gloo_abort(lambda name: script("pl-spawn", name, strategy, timeout=400), project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (uuid,) = printed(proc)
     assert printed(proc, "AFTER_FIT") == [uuid]  # the main process knows the run after fit
@@ -131,7 +131,9 @@ def test_lightning_ddp_spawn_offline_keeps_what_the_workers_logged(
     """Offline, the main process and its spawned workers share one run folder. The main process writes
     ``run.plx.json`` last; it keeps the workers' inputs and outputs (it used to erase them), so ``sync`` sends them."""
     pytest.importorskip("lightning")
-    proc = script("pl-spawn", project, timeout=400, **{env.IS_OFFLINE: "true"})
+    proc, project = once_more_on_gloo_abort(
+        lambda name: script("pl-spawn", name, timeout=400, **{env.IS_OFFLINE: "true"}), project
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (uuid,) = printed(proc)
     folder = Path(os.environ[env.OFFLINE_ROOT]) / "runs" / uuid
@@ -150,7 +152,7 @@ def test_fabric_logs_nested_dicts_and_counts_steps(
     host: str, api: PolyaxonClient, project: str, devices: str
 ) -> None:
     pytest.importorskip("lightning")
-    proc = script("fabric", project, devices, timeout=400)
+    proc, project = once_more_on_gloo_abort(lambda name: script("fabric", name, devices, timeout=400), project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (uuid,) = printed(proc)
     (data,) = runs(api, project)

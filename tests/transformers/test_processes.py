@@ -12,6 +12,7 @@ from pathlib import Path
 
 from polyaxon_integrations.core import env
 from polyaxon_integrations.core.client import PolyaxonClient
+from tests.conftest import once_more_on_gloo_abort
 from tests.transformers.test_trainer import STEPS, runs, series, statuses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,24 +110,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# A rank now and then aborts in C++ (std::terminate) at its first DDP all-reduce when the 2-core machine is
-# loaded: twice in about 40 runs under load, in rank 1, where our adapter is a no-op replica with no threads.
-# The retry is for that abort only; the faulthandler stacks are printed with it.
-GLOO_ABORT = "terminate called without an active exception"
-
-
 def test_torchrun_two_processes_make_one_run(host: str, api: PolyaxonClient, project: str, tmp_path: Path) -> None:
-    for attempt in range(2):
-        if attempt:  # a fresh project: the aborted try left its own run behind
-            project = f"{project}-again"
-        proc = python(
+    def attempt(name: str) -> subprocess.CompletedProcess[str]:
+        return python(
             "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-            "--master_port", str(free_port()), TINY, str(tmp_path / f"out{attempt}"), "--run-name", "ddp",
-            "--import-adapter", **{env.PROJECT: project, "PYTHONFAULTHANDLER": "1"},
+            "--master_port", str(free_port()), TINY, str(tmp_path / f"out-{name}"), "--run-name", "ddp",
+            "--import-adapter", **{env.PROJECT: name, "PYTHONFAULTHANDLER": "1"},
         )  # fmt: skip
-        if proc.returncode == 0 or GLOO_ABORT not in proc.stderr:
-            break
-        print("torchrun aborted in gloo, once more:", proc.stderr[-3000:])
+
+    proc, project = once_more_on_gloo_abort(attempt, project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     uuid = run_uuid(proc)  # printed by rank 0 only
     (data,) = runs(api, project)
